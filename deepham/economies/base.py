@@ -1,0 +1,151 @@
+"""The interface between an economy (equations) and the generic DeepHAM solver.
+
+An economy has N agents on each of B independent paths. Its state is a `State` of tensors:
+
+  x: [B, N, n_x] float   each agent's endogenous state (KS: capital k)
+  e: [B, N] int32        each agent's discrete idiosyncratic state (KS: 0 unemployed, 1 employed)
+  z: [B] int32           the aggregate discrete state (KS: 0 bad, 1 good)
+
+Economies without a discrete idiosyncratic or aggregate state use a chain with one state, so e and
+z are zeros. One period's shocks are a `Shocks` of uniforms (which move e and z along the
+`ExogenousChain`) and standard normals (i.i.d. innovations, per agent and common).
+
+The solver only calls the methods below; it never looks inside an economy's equations, and an
+economy never reads a config object, trains anything or touches files.
+"""
+
+import abc
+from typing import NamedTuple
+
+import numpy as np
+import tensorflow as tf
+
+from deepham.economies import markov
+
+
+class State(NamedTuple):
+  x: tf.Tensor  # [B, N, n_x] float: endogenous individual states
+  e: tf.Tensor  # [B, N] int32: idiosyncratic exogenous states
+  z: tf.Tensor  # [B] int32: aggregate exogenous state
+
+
+class Shocks(NamedTuple):
+  u_z: tf.Tensor  # [B] uniforms moving z
+  u_e: tf.Tensor  # [B, N] uniforms moving e
+  agent_noise: tf.Tensor  # [B, N, n_agent_noise] i.i.d. N(0, 1)
+  aggregate_noise: tf.Tensor  # [B, n_aggregate_noise] i.i.d. N(0, 1)
+
+
+def take(values, index, like):
+  """values[index] for a small constant table; `like` fixes the backend (NumPy or TF) and dtype."""
+  if tf.is_tensor(like) or tf.is_tensor(index):
+    dtype = tf.as_dtype(like.dtype) if hasattr(like, 'dtype') else tf.float64
+    if not dtype.is_floating:
+      dtype = tf.float64
+    return tf.gather(tf.constant(np.asarray(values), dtype=dtype), index)
+  return np.asarray(values, dtype=np.float64)[index]
+
+
+class Economy(abc.ABC):
+  """Equations of one N-agent economy. Subclasses fill in the economics.
+
+  Attributes a subclass sets:
+    n_agents, beta: number of agents N and discount factor.
+    chain: the ExogenousChain of (z, e).
+    n_x: dimension of the endogenous individual state.
+    n_agent_noise, n_aggregate_noise: numbers of i.i.d. normal innovations per period.
+    action_bounds: (low, high) of the (one-dimensional) action, for validation's maximisation.
+  """
+  n_agents: int
+  beta: float
+  chain: markov.ExogenousChain
+  n_x: int = 1
+  n_actions: int = 1
+  n_agent_noise: int = 0
+  n_aggregate_noise: int = 0
+  action_bounds: tuple[float, float] = (0.0, 1.0)
+  # What a policy of this economy outputs, and what summary statistics mean (for logs and docs).
+  action_name: str = 'action'
+  aggregate_names: tuple[str, ...] = ('K',)
+
+  # --- states and shocks -------------------------------------------------------------------------
+  @abc.abstractmethod
+  def initial_state(self, n_paths: int, rng: np.random.Generator) -> State:
+    """A starting cross-section for a burn-in (NumPy arrays in a State)."""
+
+  def draw_shocks(self, n_paths: int, seed: tf.Tensor, dtype=tf.float32) -> Shocks:
+    """One period's shocks for n_paths paths; `seed` is a stateless seed [2] int."""
+    seeds = tf.random.experimental.stateless_split(seed, 4)
+    n = self.n_agents
+    return Shocks(
+        u_z=tf.random.stateless_uniform([n_paths], seeds[0], dtype=dtype),
+        u_e=tf.random.stateless_uniform([n_paths, n], seeds[1], dtype=dtype),
+        agent_noise=tf.random.stateless_normal([n_paths, n, self.n_agent_noise], seeds[2],
+                                               dtype=dtype),
+        aggregate_noise=tf.random.stateless_normal([n_paths, self.n_aggregate_noise], seeds[3],
+                                                   dtype=dtype))
+
+  def next_exogenous(self, state: State, shocks: Shocks) -> tuple[tf.Tensor, tf.Tensor]:
+    """(e', z') from the chain: the aggregate state first, then each agent given (z, z', e)."""
+    z_next = self.chain.next_z(state.z, shocks.u_z)
+    e_next = self.chain.next_e(state.z, z_next, state.e, shocks.u_e)
+    return e_next, z_next
+
+  def exogenous_outcomes(self, state: State) -> tf.Tensor:
+    """P(z', e'_i | z, e_i) for every agent and outcome m = z' * n_e + e': [B, N, n_z * n_e]."""
+    c = self.chain
+    p = c.P_z[:, :, None, None] * c.P_e  # [z, z', e, e']
+    table = np.transpose(p, (0, 2, 1, 3)).reshape(c.n_z * c.n_e, c.n_z * c.n_e)
+    row = state.z[:, None] * c.n_e + state.e
+    return tf.gather(tf.constant(table, dtype=state.x.dtype), row)
+
+  # --- equations ---------------------------------------------------------------------------------
+  @abc.abstractmethod
+  def aggregates(self, state: State) -> tf.Tensor:
+    """[B, n_agg]: the aggregates that set this period's prices (KS: K = mean k)."""
+
+  @abc.abstractmethod
+  def action_from_output(self, raw: tf.Tensor) -> tf.Tensor:
+    """Maps a network's raw output [B, N, n_actions] to the action (KS: consumption share)."""
+
+  @abc.abstractmethod
+  def transition(self, state: State, action: tf.Tensor, aggregates: tf.Tensor,
+                 shocks: Shocks) -> tuple[tf.Tensor, tf.Tensor]:
+    """Budget and law of motion: (x' [B, N, n_x], period utility [B, N]).
+
+    `aggregates` are passed in (rather than recomputed) so that the solver can make an agent a
+    price taker by stopping their gradient.
+    """
+
+  def step(self, state: State, action: tf.Tensor, aggregates: tf.Tensor,
+           shocks: Shocks) -> tuple[State, tf.Tensor]:
+    """One period: (next State, utility [B, N])."""
+    x_next, utility = self.transition(state, action, aggregates, shocks)
+    e_next, z_next = self.next_exogenous(state, shocks)
+    return State(x_next, e_next, z_next), utility
+
+  @abc.abstractmethod
+  def initial_action(self, state: State, aggregates: tf.Tensor) -> tf.Tensor:
+    """A simple policy for the first burn-in (KS: the deterministic steady-state share)."""
+
+  # --- what the networks see ---------------------------------------------------------------------
+  @abc.abstractmethod
+  def agent_features(self, state: State) -> tf.Tensor:
+    """[B, N, F]: each agent's own state as network input (KS: k and employment)."""
+
+  def exogenous_features(self, state: State) -> tf.Tensor:
+    """[B, G]: the aggregate exogenous state as network input (KS: productivity Z)."""
+    return tf.zeros([tf.shape(state.z)[0], 0], dtype=state.x.dtype)
+
+  def distribution_inputs(self, state: State) -> tf.Tensor:
+    """[B, N, D]: per-agent quantities whose cross-sectional distribution matters (KS: k).
+
+    Must be predetermined (functions of x only) so that next period's moments are known once
+    everyone's action is; validation relies on it.
+    """
+    return state.x
+
+  # --- reporting ---------------------------------------------------------------------------------
+  def statistics(self, state: State) -> dict[str, tf.Tensor]:
+    """Per-path aggregate statistics [B] named by `aggregate_names` (KS: {'K': mean k})."""
+    return {name: self.aggregates(state)[:, i] for i, name in enumerate(self.aggregate_names)}

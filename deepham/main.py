@@ -1,0 +1,62 @@
+"""The programs `run.py` starts, chosen by `config.method`."""
+
+import os
+import time
+
+from absl import logging
+import ml_collections
+import tensorflow as tf
+
+from deepham import errors
+from deepham import workdir as workdir_lib
+
+METHODS = ('deepham', 'krusell_smith')
+ACTIONS = ('solve', 'validate')
+
+
+def _krusell_smith(config, workdir: str, action: str) -> dict:
+  """The conventional Krusell-Smith algorithm; writes ks_solution.npz and summary.json."""
+  from deepham.conventional import krusell_smith  # pylint: disable=g-import-not-at-top
+  from deepham.conventional import ks_solution  # pylint: disable=g-import-not-at-top
+  from deepham.economies import ks  # pylint: disable=g-import-not-at-top
+  path = os.path.join(workdir, 'ks_solution.npz')
+  if action == 'validate':
+    sol = ks_solution.KSSolution.load(path)
+  else:
+    econ_params = ks.KSParams.from_config(config.economy)
+    method = krusell_smith.KSMethodParams.from_config(config.ks_method)
+    sol = krusell_smith.solve(econ_params, method)
+    sol.save(path)
+  summary = dict(method='krusell_smith', **sol.summary())
+  workdir_lib.update_summary(workdir, summary)
+  from deepham import figures  # pylint: disable=g-import-not-at-top
+  figures.ks_solution_figures(sol, os.path.join(workdir, 'figures'))
+  return summary
+
+
+def run(config: ml_collections.ConfigDict, workdir: str, action: str = 'solve',
+        overwrite: bool = False) -> dict:
+  """Runs `config.method` in `workdir`; returns the summary it wrote to summary.json."""
+  if config.get('method') not in METHODS:
+    raise errors.ConfigError(f"method must be one of {list(METHODS)}; got "
+                             f"'{config.get('method')}'.")
+  if action not in ACTIONS:
+    raise errors.ConfigError(f'action must be one of {list(ACTIONS)}; got {action!r}.')
+  if action == 'validate':
+    stored = workdir_lib.load_config(workdir)
+    if stored.get('method') != config.method:
+      raise errors.WorkdirError(f"{workdir} holds a '{stored.get('method')}' run, not "
+                                f"'{config.method}'.")
+  else:
+    workdir_lib.prepare(workdir, config, overwrite=overwrite)
+  logging.info('deepham %s (%s) in %s; TensorFlow %s on %s', config.method, action, workdir,
+               tf.__version__, [d.name for d in tf.config.list_logical_devices()])
+  start = time.time()
+  if config.method == 'krusell_smith':
+    summary = _krusell_smith(config, workdir, action)
+  else:
+    from deepham import train  # pylint: disable=g-import-not-at-top
+    summary = train.run(config, workdir, action)
+  logging.info('finished in %.1f s; summary in %s', time.time() - start,
+               os.path.join(workdir, 'summary.json'))
+  return summary

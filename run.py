@@ -1,6 +1,7 @@
 """Solve or validate an economy: python run.py --config=configs/NAME.py [--config.a.b=v ...]."""
 
 import os
+import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")  # hide TensorFlow's start-up chatter
 
@@ -8,6 +9,7 @@ from absl import app  # pylint: disable=g-import-not-at-top
 from absl import flags
 from ml_collections import config_flags
 
+from deepham import errors
 from deepham import main as deepham_main
 from deepham import workdir as workdir_lib
 
@@ -27,7 +29,11 @@ def main(argv):
     raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
   workdir = _WORKDIR.value or workdir_lib.default_workdir(
       config_flags.get_config_filename(flags.FLAGS['config']))
-  deepham_main.run(_CONFIG.value, workdir, _ACTION.value, _OVERWRITE.value)
+  try:
+    deepham_main.run(_CONFIG.value, workdir, _ACTION.value, _OVERWRITE.value)
+  except (errors.ConfigError, errors.WorkdirError, errors.NonFiniteError,
+          FileNotFoundError) as exc:
+    sys.exit(f'deepham: {exc}')
 
 
 if __name__ == '__main__':

@@ -40,3 +40,113 @@ def ks_solution_figures(sol, directory: str) -> None:
               title='value under the ALM')
   axes[0].legend()
   save(fig, directory, 'ks_policy')
+
+
+def _colors(i):
+  return plt.rcParams['axes.prop_cycle'].by_key()['color'][i % 10]
+
+
+def validation_figures(solver, methods, paths, results, burn: int, directory: str) -> None:
+  """Aggregate paths, wealth distribution, policies, Bellman errors by decile, and the
+  generalized-moment figures of a validated run."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  from deepham.economies import base  # pylint: disable=g-import-not-at-top
+  econ = solver.economy
+  name = econ.aggregate_names[0]
+
+  fig, ax = plt.subplots(figsize=(8, 3.5))
+  for i, m in enumerate(methods):
+    series = paths[m.key].aggregates.numpy()[:, 0, 0]
+    ax.plot(series, color=_colors(i), lw=1, label=m.label)
+  ax.set(xlabel='period', ylabel=f'aggregate {name}', title=f'{name} on the same shocks (path 1)')
+  ax.legend()
+  save(fig, directory, 'aggregate_path')
+
+  fig, ax = plt.subplots(figsize=(6, 4))
+  for i, m in enumerate(methods):
+    x = paths[m.key].states.x.numpy()[burn:, ..., 0].ravel()
+    ax.hist(x, bins=80, density=True, histtype='step', color=_colors(i), label=m.label)
+  ax.set(xlabel='individual state x (KS: capital k)', ylabel='density',
+         title='cross-sectional distribution (pooled over periods and paths)')
+  ax.legend()
+  save(fig, directory, 'wealth_distribution')
+
+  # Policies at a typical cross-section: the one whose aggregate is closest to its mean.
+  ref_path = paths[methods[0].key]
+  agg = ref_path.aggregates.numpy()[burn:, :, 0]
+  t, b = np.unravel_index(np.argmin(np.abs(agg - agg.mean())), agg.shape)
+  t += burn
+  reference = base.State(ref_path.states.x[t, b:b + 1], ref_path.states.e[t, b:b + 1],
+                         ref_path.states.z[t, b:b + 1])
+  x_ref = reference.x.numpy()[0, :, 0]
+  grid = np.linspace(0.0, max(np.percentile(x_ref, 99) * 1.5, 1e-3), 200)
+  n_z, n_e = econ.chain.n_z, econ.chain.n_e
+  fig, axes = plt.subplots(n_z, n_e, figsize=(4 * n_e, 3 * n_z), squeeze=False)
+  dtype = reference.x.dtype
+  for z in range(n_z):
+    for e in range(n_e):
+      own = base.State(tf.constant(grid[None, :, None], dtype), tf.fill([1, len(grid)], e),
+                       tf.constant([z]))
+      ax = axes[z, e]
+      for i, m in enumerate(methods):
+        action = m.conditional_policy(own, reference)
+        y = (econ.consumption(own, action, econ.aggregates(reference)).numpy()[0]
+             if econ.has_consumption else action.numpy()[0, :, 0])
+        ax.plot(grid, y, color=_colors(i), label=m.label)
+      ax.set(title=f'z = {z}, e = {e}', xlabel='own x',
+             ylabel='consumption' if econ.has_consumption else econ.action_name)
+  axes[0, 0].legend(fontsize=7)
+  fig.suptitle(f'policy at a cross-section with {name} = {agg.mean():.2f}')
+  save(fig, directory, 'policy')
+
+  if results:
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    width = 0.8 / len(results)
+    for i, m in enumerate([m for m in methods if m.key in results]):
+      r = results[m.key]
+      x, err = r['x'].ravel(), np.abs(r['errors']['optimality']).ravel()
+      edges = np.percentile(x, np.linspace(0, 100, 11))
+      dec = np.clip(np.searchsorted(edges, x, side='right') - 1, 0, 9)
+      means = [err[dec == d].mean() for d in range(10)]
+      ax.bar(np.arange(10) + i * width, means, width, color=_colors(i), label=m.label)
+    ax.set(xlabel='wealth decile', ylabel='mean |Bellman error|',
+           title='Bellman optimality error by wealth decile')
+    ax.set_xticks(np.arange(10) + 0.4 - width / 2, [str(d + 1) for d in range(10)])
+    ax.legend(fontsize=8)
+    save(fig, directory, 'bellman_by_decile')
+
+  value = solver.value
+  if value.nets[0].moments.n_generalized:
+    norm = solver.normalizer
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    k = np.linspace(0, np.percentile(x_ref, 99) * 1.5, 200)
+    d = norm.dist_of(tf.constant(k[:, None], dtype))
+    for i, net in enumerate(value.nets):
+      q = net.moments.basis(d).numpy()
+      for j in range(q.shape[1]):
+        axes[0].plot(k, q[:, j], color=_colors(i), ls='-' if j == 0 else '--',
+                     label=f'value net {i + 1}' + (f', Q{j + 1}' if q.shape[1] > 1 else ''))
+    axes[0].set(xlabel='individual x (KS: k)', ylabel='basis Q(x)',
+                title='learned generalized-moment basis')
+    axes[0].legend(fontsize=7)
+    # Value of a fixed agent across simulated cross-sections, against the first net's first GM.
+    states = ref_path.states
+    sel = np.arange(burn, states.x.shape[0], max((states.x.shape[0] - burn) // 200, 1))
+    xs = tf.reshape(tf.gather(states.x, sel), [-1] + states.x.shape[2:].as_list())
+    zs = tf.reshape(tf.gather(states.z, sel), [-1])
+    es = tf.reshape(tf.gather(states.e, sel), [-1, states.e.shape[2]])
+    cross = base.State(xs, es, zs)
+    net = value.nets[0]
+    gm = net.moments(norm.dist(cross)).numpy()[:, net.moments.n_fixed * norm.n_dist]
+    own = base.State(tf.fill([xs.shape[0], 1, econ.n_x], tf.cast(float(agg.mean()), dtype)),
+                     tf.fill([xs.shape[0], 1], econ.chain.n_e - 1), zs)
+    mean_raw = tf.reduce_mean(value.raw(econ.distribution_inputs(cross)), axis=1, keepdims=True)
+    v = value.evaluate(own, mean_raw).numpy()[:, 0]
+    for z in range(econ.chain.n_z):
+      pick = zs.numpy() == z
+      axes[1].scatter(gm[pick], v[pick], s=4, color=_colors(z), label=f'z = {z}')
+    axes[1].set(xlabel='generalized moment (value net 1)',
+                ylabel=f'V of an agent with x = {agg.mean():.1f}, e = {econ.chain.n_e - 1}',
+                title='value against the generalized moment')
+    axes[1].legend()
+    save(fig, directory, 'generalized_moment')

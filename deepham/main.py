@@ -34,6 +34,20 @@ def _krusell_smith(config, workdir: str, action: str) -> dict:
   return summary
 
 
+def check(config: ml_collections.ConfigDict) -> None:
+  """Raises ConfigError, naming the field, for any impossible value of `config`."""
+  from deepham import economies  # pylint: disable=g-import-not-at-top
+  if config.method == 'krusell_smith':
+    from deepham.conventional import krusell_smith  # pylint: disable=g-import-not-at-top
+    from deepham.economies import ks  # pylint: disable=g-import-not-at-top
+    ks.KSParams.from_config(config.economy)
+    krusell_smith.KSMethodParams.from_config(config.ks_method)
+  else:
+    from deepham.solver import config_checks  # pylint: disable=g-import-not-at-top
+    config_checks.check(config)
+    economies.make(config.economy)
+
+
 def run(config: ml_collections.ConfigDict, workdir: str, action: str = 'solve',
         overwrite: bool = False) -> dict:
   """Runs `config.method` in `workdir`; returns the summary it wrote to summary.json."""
@@ -42,6 +56,7 @@ def run(config: ml_collections.ConfigDict, workdir: str, action: str = 'solve',
                              f"'{config.get('method')}'.")
   if action not in ACTIONS:
     raise errors.ConfigError(f'action must be one of {list(ACTIONS)}; got {action!r}.')
+  check(config)  # before anything is written
   if action == 'validate':
     stored = workdir_lib.load_config(workdir)
     if stored.get('method') != config.method:

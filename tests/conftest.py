@@ -26,3 +26,13 @@ def ks_params():
 @pytest.fixture(scope='session')
 def small_ks_solution(ks_params):
   return krusell_smith.solve(ks_params, SMALL_KS_METHOD)
+
+
+@pytest.fixture(scope='session')
+def tiny_run(tmp_path_factory):
+  """A tiny DeepHAM KS run (seconds): (workdir, summary)."""
+  from configs import ks_game  # pylint: disable=g-import-not-at-top
+  from deepham import main  # pylint: disable=g-import-not-at-top
+  workdir = str(tmp_path_factory.mktemp('tiny'))
+  summary = main.run(ks_game.get_config('tiny'), workdir, 'solve')
+  return workdir, summary

@@ -139,3 +139,28 @@ class KSSolution:
     """V(k_i, K, z, eps_i) for every agent of a cross-section: [B, N]."""
     K = economy.aggregates(state)
     return self.interpolate('value', state.x[..., 0], K, state.z[:, None], state.e)
+
+
+class Benchmark:
+  """A KS solution bound to an N-agent economy: the interface validation and warm starts use."""
+  name = 'KS method'
+
+  def __init__(self, solution: KSSolution, economy: ks.KrusellSmith):
+    self.solution, self.economy = solution, economy
+    self.policy = solution.policy(economy)
+
+  def value(self, state: base.State) -> tf.Tensor:
+    return self.solution.state_value(self.economy, state)
+
+  # The value interface of validation (see deepham/validate.py): V depends on the
+  # cross-section through K, the mean of each agent's contribution k.
+  def raw(self, dist: tf.Tensor) -> tf.Tensor:
+    return dist
+
+  def evaluate(self, own: base.State, mean_raw: tf.Tensor) -> tf.Tensor:
+    K = tf.broadcast_to(mean_raw[..., 0], tf.shape(own.e))
+    return self.solution.interpolate('value', own.x[..., 0], K, own.z[:, None], own.e)
+
+  def conditional_policy(self, own: base.State, reference: base.State) -> tf.Tensor:
+    """Actions of agents `own` [B, G] living in the cross-section `reference` [B, N]."""
+    return self.policy(own, self.economy.aggregates(reference))

@@ -1,12 +1,14 @@
 """Economies: one file each, registered here by the name configs use (`config.economy.name`)."""
 
 from deepham import errors
+from deepham.economies import brock_mirman
 from deepham.economies import ks
 from deepham.economies.base import Economy, Shocks, State
 
 # name -> (Economy class, parameter dataclass with from_config)
 REGISTRY = {
     'ks': (ks.KrusellSmith, ks.KSParams),
+    'brock_mirman': (brock_mirman.BrockMirman, brock_mirman.BMParams),
 }
 
 

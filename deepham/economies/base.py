@@ -149,3 +149,56 @@ class Economy(abc.ABC):
   def statistics(self, state: State) -> dict[str, tf.Tensor]:
     """Per-path aggregate statistics [B] named by `aggregate_names` (KS: {'K': mean k})."""
     return {name: self.aggregates(state)[:, i] for i, name in enumerate(self.aggregate_names)}
+
+  has_consumption = False
+
+  def consumption(self, state: State, action: tf.Tensor, aggregates: tf.Tensor) -> tf.Tensor:
+    """[B, N] consumption, for economies where it is defined (validation statistics)."""
+    raise NotImplementedError
+
+
+class ConsumptionSavings(Economy):
+  """Households who split cash on hand between consumption and a bond/capital k' >= 0.
+
+  Subclasses define `cash(state, aggregates)`, `gross_return(aggregates, z)` and
+  `marginal_utility(c)`; the action is the consumption share of cash on hand. This gives
+  consumption and the unit-free Euler-equation error of the JEDC 2010 comparison project.
+  """
+  has_consumption = True
+
+  @abc.abstractmethod
+  def cash(self, state: State, aggregates: tf.Tensor) -> tf.Tensor:
+    """[B, N] cash on hand: gross return on k plus labor income."""
+
+  @abc.abstractmethod
+  def gross_return(self, aggregates: tf.Tensor, z: tf.Tensor) -> tf.Tensor:
+    """[B, 1] gross return on saving, for aggregates [B, n_agg] and aggregate states z [B]."""
+
+  @abc.abstractmethod
+  def marginal_utility(self, c: tf.Tensor) -> tf.Tensor:
+    """u'(c)."""
+
+  @abc.abstractmethod
+  def inverse_marginal_utility(self, m: tf.Tensor) -> tf.Tensor:
+    """c such that u'(c) = m."""
+
+  def consumption(self, state, action, aggregates):
+    return action[..., 0] * self.cash(state, aggregates)
+
+  def euler_errors(self, state: State, action: tf.Tensor, aggregates: tf.Tensor,
+                   outcomes) -> tuple[tf.Tensor, tf.Tensor]:
+    """Unit-free Euler errors |1 - c_implied / c| [B, N] and a mask of unconstrained agents.
+
+    outcomes: sequence of (prob [B, N], next_state, next_aggregates [B, n_agg],
+    next_action [B, N, n_actions]), one per next exogenous state; c_implied solves
+    u'(c_implied) = beta E[R' u'(c')].
+    """
+    c = self.consumption(state, action, aggregates)
+    k_next = self.cash(state, aggregates) - c
+    emu = tf.zeros_like(c)
+    for prob, nxt, aggs, act in outcomes:
+      emu += prob * self.gross_return(aggs, nxt.z) * self.marginal_utility(
+          self.consumption(nxt, act, aggs))
+    c_implied = self.inverse_marginal_utility(self.beta * emu)
+    unconstrained = k_next > 1e-6 * (1 + c)
+    return tf.abs(1 - c_implied / c), unconstrained

@@ -106,7 +106,7 @@ class KSParams:
     return ((1 / self.beta - (1 - self.delta)) / self.alpha) ** (1 / (self.alpha - 1))
 
 
-class KrusellSmith(base.Economy):
+class KrusellSmith(base.ConsumptionSavings):
   """The N-household Krusell-Smith economy. The action is the consumption share of wealth."""
   action_name = 'consumption share'
   aggregate_names = ('K',)
@@ -158,11 +158,22 @@ class KrusellSmith(base.Economy):
     return tf.clip_by_value(tf.sigmoid(raw), MIN_SHARE, 1.0)
 
   def transition(self, state, action, aggregates, shocks):
-    k, eps = state.x[..., 0], tf.cast(state.e, state.x.dtype)
-    w_ = self.wealth(k, eps, aggregates, state.z[:, None])
-    c = action[..., 0] * w_
-    k_next = w_ - c
-    return k_next[..., None], tf.math.log(c)
+    cash = self.cash(state, aggregates)
+    c = action[..., 0] * cash
+    return (cash - c)[..., None], tf.math.log(c)
+
+  def cash(self, state, aggregates):
+    return self.wealth(state.x[..., 0], tf.cast(state.e, state.x.dtype), aggregates,
+                       state.z[:, None])
+
+  def gross_return(self, aggregates, z):
+    return self.prices(aggregates, z[:, None])[0]
+
+  def marginal_utility(self, c):
+    return 1 / c
+
+  def inverse_marginal_utility(self, m):
+    return 1 / m
 
   def steady_state_share(self) -> float:
     """Consumption share that keeps K at k_ss in the deterministic economy (Z = 1, L = 1)."""

@@ -40,6 +40,8 @@ class Path(NamedTuple):
   z: tf.Tensor  # [T, B] aggregate state of periods 0..T-1
   utility: tf.Tensor  # [T, B, N] period utilities
   state: base.State  # the state after period T-1
+  states: base.State | None = None  # x [T, B, N, n_x], e [T, B, N], z [T, B] (keep_states)
+  consumption: tf.Tensor | None = None  # [T, B, N] (keep_states, if the economy defines it)
 
 
 class Simulator:
@@ -50,12 +52,15 @@ class Simulator:
     self._advance = tf.function(self._advance_impl, jit_compile=jit_compile)
     self._path = tf.function(self._path_impl)
 
-  def _one_period(self, state, seed, t):
+  def _one_period(self, state, seed, t, with_consumption=False):
     econ = self.economy
     aggregates = econ.aggregates(state)
     action = self.policy(state, aggregates)
     shocks = econ.draw_shocks(tf.shape(state.z)[0], period_seed(seed, t), state.x.dtype)
-    return econ.step(state, action, aggregates, shocks)
+    nxt, u = econ.step(state, action, aggregates, shocks)
+    if with_consumption:
+      return nxt, u, econ.consumption(state, action, aggregates)
+    return nxt, u
 
   def _advance_impl(self, state, seed, t0, n_periods):
     dtype = state.x.dtype
@@ -69,27 +74,42 @@ class Simulator:
       disc *= self.economy.beta
     return Chunk(state, acc, total / tf.cast(tf.maximum(n_periods, 1), dtype))
 
-  def _path_impl(self, state, seed, t0, n_periods):
+  def _path_impl(self, state, seed, t0, n_periods, keep_states=False):
     size = tf.cast(n_periods, tf.int32)
-    aggs = tf.TensorArray(state.x.dtype, size=size)
+    dtype = state.x.dtype
+    aggs = tf.TensorArray(dtype, size=size)
     zs = tf.TensorArray(tf.int32, size=size)
-    us = tf.TensorArray(state.x.dtype, size=size)
+    us = tf.TensorArray(dtype, size=size)
+    xs, es, cs = (tf.TensorArray(dtype, size=size), tf.TensorArray(tf.int32, size=size),
+                  tf.TensorArray(dtype, size=size))
+    with_c = keep_states and self.economy.has_consumption
     for t in tf.range(size):
       aggs = aggs.write(t, self.economy.aggregates(state))
       zs = zs.write(t, state.z)
-      state, u = self._one_period(state, seed, t0 + tf.cast(t, tf.int64))
+      if keep_states:
+        xs, es = xs.write(t, state.x), es.write(t, state.e)
+      out = self._one_period(state, seed, t0 + tf.cast(t, tf.int64), with_c)
+      state, u = out[0], out[1]
+      if with_c:
+        cs = cs.write(t, out[2])
       us = us.write(t, u)
-    return Path(aggs.stack(), zs.stack(), us.stack(), state)
+    if not keep_states:
+      return Path(aggs.stack(), zs.stack(), us.stack(), state)
+    z = zs.stack()
+    return Path(aggs.stack(), z, us.stack(), state, base.State(xs.stack(), es.stack(), z),
+                cs.stack() if with_c else None)
 
   def advance(self, state: base.State, seed, n_periods: int, t0: int = 0) -> Chunk:
     """Runs n_periods from `state`; shocks of period t use fold_in(seed, t0 + t)."""
     return self._advance(state, tf.convert_to_tensor(seed, tf.int64),
                          tf.constant(t0, tf.int64), tf.constant(n_periods, tf.int64))
 
-  def path(self, state: base.State, seed, n_periods: int, t0: int = 0) -> Path:
-    """Like `advance`, keeping every period's aggregates, aggregate state and utilities."""
+  def path(self, state: base.State, seed, n_periods: int, t0: int = 0,
+           keep_states: bool = False) -> Path:
+    """Like `advance`, keeping every period's aggregates, aggregate state and utilities (and,
+    with keep_states, every state and consumption)."""
     return self._path(state, tf.convert_to_tensor(seed, tf.int64),
-                      tf.constant(t0, tf.int64), tf.constant(n_periods, tf.int64))
+                      tf.constant(t0, tf.int64), tf.constant(n_periods, tf.int64), keep_states)
 
   def snapshots(self, state: base.State, seed, n_periods: int, every: int, t0: int = 0):
     """States at periods 0, every, 2 every, ... < n_periods, and the chunks' discounted sums.

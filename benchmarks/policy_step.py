@@ -1,0 +1,68 @@
+"""Seconds per DeepHAM policy step (after compilation) and the compile time, default KS config.
+
+python benchmarks/policy_step.py [--n_agents=50] [--steps=20] [--config.policy.fast_game=False]
+
+The last line printed is JSON: {"seconds_per_step": ..., "compile_seconds": ..., ...}.
+"""
+
+import json
+import os
+import platform
+import time
+
+os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '1')
+
+from absl import app  # pylint: disable=g-import-not-at-top
+from absl import flags
+from absl import logging
+from ml_collections import config_flags
+import numpy as np
+import tensorflow as tf
+
+from deepham import train
+
+_CONFIG = config_flags.DEFINE_config_file(
+    'config', os.path.join(os.path.dirname(__file__), '..', 'configs', 'ks_game.py'),
+    'Config to measure (default: configs/ks_game.py).')
+_N_AGENTS = flags.DEFINE_integer('n_agents', None, 'Override economy.n_agents.')
+_STEPS = flags.DEFINE_integer('steps', 20, 'Timed steps after the first (compiling) one.')
+
+
+def measure(config, steps: int) -> dict:
+  solver = train.Solver(config)
+  # A short burn-in: the timing does not depend on where the states come from.
+  config.init.t_burn = min(config.init.t_burn, 300)
+  t = time.time()
+  solver.burn_in()
+  burn = time.time() - t
+  batch = solver.next_batch()
+  t = time.time()
+  solver.trainer.step(batch, solver.seed(3, 0))[0].numpy()
+  compile_seconds = time.time() - t
+  times = []
+  for i in range(steps):
+    batch = solver.next_batch()
+    t = time.time()
+    solver.trainer.step(batch, solver.seed(3, i + 1))[0].numpy()
+    times.append(time.time() - t)
+  return dict(seconds_per_step=float(np.median(times)), min_seconds=float(np.min(times)),
+              compile_seconds=compile_seconds, n_agents=config.economy.n_agents,
+              batch_size=config.policy.batch_size, t_unroll=config.policy.t_unroll,
+              mode=config.mode, fast_game=bool(solver.trainer.fast), dtype=config.dtype,
+              jit=config.run.jit, burn_in_seconds_300_periods=burn,
+              machine=f'{platform.machine()}, {os.cpu_count()} cores', tensorflow=tf.__version__)
+
+
+def main(argv):
+  del argv
+  config = _CONFIG.value
+  if _N_AGENTS.value:
+    config.economy.n_agents = _N_AGENTS.value
+  result = measure(config, _STEPS.value)
+  logging.info('policy step: %.3f s (min %.3f), compile %.1f s', result['seconds_per_step'],
+               result['min_seconds'], result['compile_seconds'])
+  print(json.dumps(result))
+
+
+if __name__ == '__main__':
+  app.run(main)

@@ -1,0 +1,82 @@
+"""Checks of a DeepHAM config before anything runs; each error names the field and what is allowed."""
+
+from deepham import errors
+from deepham.solver import networks
+
+MODES = ('game', 'planner')
+OBJECTIVES = ('utility',)
+INIT_POLICIES = ('economy', 'benchmark')
+DTYPES = ('float32', 'float64')
+
+_POSITIVE_INTS = (
+    'init.n_paths', 'init.t_burn', 'init.imitation_batch',
+    'policy.t_unroll', 'policy.batch_size', 'policy.rounds', 'policy.steps_per_round',
+    'policy.pool_periods', 'policy.pool_last', 'policy.pool_every',
+    'value.n_nets', 'value.horizon', 'value.window', 'value.every', 'value.epochs',
+    'value.batch_size',
+    'run.log_every', 'run.checkpoint_every', 'run.validation_periods', 'run.final_periods')
+_POSITIVE_FLOATS = ('policy.learning_rate', 'value.learning_rate', 'init.imitation_learning_rate')
+_UNIT_INTERVAL = ('policy.adam_beta1', 'policy.adam_beta2', 'value.adam_beta1', 'value.adam_beta2')
+
+
+def _get(config, path: str):
+  node = config
+  for part in path.split('.'):
+    if part not in node:
+      raise errors.ConfigError(f'{path} is missing from the config.')
+    node = node[part]
+  return node
+
+
+def _fail(path: str, allowed: str, value) -> None:
+  raise errors.ConfigError(f'{path} must be {allowed}; got {value!r}.')
+
+
+def check(config) -> None:
+  """Raises ConfigError naming the first impossible field of a DeepHAM config."""
+  for path, allowed in (('mode', MODES), ('dtype', DTYPES), ('policy.objective', OBJECTIVES),
+                        ('init.policy', INIT_POLICIES)):
+    if _get(config, path) not in allowed:
+      _fail(path, f'one of {list(allowed)}', _get(config, path))
+  n = _get(config, 'economy.n_agents')
+  if not isinstance(n, int) or n < 2:
+    _fail('economy.n_agents', 'an integer >= 2 (DeepHAM needs a cross-section)', n)
+  for path in _POSITIVE_INTS:
+    v = _get(config, path)
+    if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+      _fail(path, 'a positive integer', v)
+  for path in _POSITIVE_FLOATS:
+    v = _get(config, path)
+    if not isinstance(v, (int, float)) or not v > 0:
+      _fail(path, 'a positive number', v)
+  for path in _UNIT_INTERVAL:
+    v = _get(config, path)
+    if not 0 <= v < 1:
+      _fail(path, 'in [0, 1)', v)
+  if _get(config, 'init.imitation_steps') < 0:
+    _fail('init.imitation_steps', 'a non-negative integer', config.init.imitation_steps)
+  net = config.network
+  for path in ('network.width', 'network.gm_width'):
+    widths = _get(config, path)
+    if len(widths) < 1 or any(not isinstance(w, int) or w < 1 for w in widths):
+      _fail(path, 'a non-empty tuple of positive integers, e.g. (24, 24)', widths)
+  if net.activation not in networks._ACTIVATIONS:  # pylint: disable=protected-access
+    _fail('network.activation', f'one of {sorted(networks._ACTIVATIONS)}', net.activation)  # pylint: disable=protected-access
+  if net.n_fixed_moments not in (0, 1, 2):
+    _fail('network.n_fixed_moments', '0 (none), 1 (mean) or 2 (mean and variance)',
+          net.n_fixed_moments)
+  if not isinstance(net.n_generalized_moments, int) or net.n_generalized_moments < 0:
+    _fail('network.n_generalized_moments', 'a non-negative integer', net.n_generalized_moments)
+  v = config.value
+  if v.window % v.every or v.window > v.horizon:
+    _fail('value.window', f'a multiple of value.every ({v.every}) and at most value.horizon '
+          f'({v.horizon})', v.window)
+  if not 0 <= v.valid_fraction < 0.5:
+    _fail('value.valid_fraction', 'in [0, 0.5)', v.valid_fraction)
+  p = config.policy
+  if p.pool_last % p.pool_every or p.pool_last > p.pool_periods:
+    _fail('policy.pool_last', f'a multiple of policy.pool_every ({p.pool_every}) and at most '
+          f'policy.pool_periods ({p.pool_periods})', p.pool_last)
+  if config.init.n_paths * (p.pool_last // p.pool_every) < p.batch_size:
+    _fail('policy.batch_size', 'at most the pool size init.n_paths * pool_last / pool_every',
+          p.batch_size)

@@ -1,0 +1,212 @@
+"""Networks of the DeepHAM solver: permutation-invariant summaries and equivariant maps.
+
+Every policy and value network maps a cross-section to one output per agent,
+
+    f_i = rho(own_i, exo, m),   m = [fixed moments of d, (1/N) sum_j Q(d_j)],
+
+where own_i is agent i's own state, exo the aggregate exogenous state, d_j the distribution
+inputs of agent j (KS: capital), the fixed moments are the cross-sectional mean (and variance)
+of d, and Q is a learned basis network whose mean over agents gives the generalized moments
+(Han, Yang & E; the rho/phi representation of Kahou et al.). m is invariant to permuting agents
+and f is equivariant. Inputs are standardised by a `Normalizer` fitted once on simulated states.
+
+The first layer is split as W_own own_i + (W_common [exo, m] + b): the common part is computed
+once per path, not once per agent.
+"""
+
+from typing import Sequence
+
+import numpy as np
+import tensorflow as tf
+
+from deepham.economies import base
+
+_ACTIVATIONS = {'tanh': tf.tanh, 'relu': tf.nn.relu, 'softplus': tf.nn.softplus,
+                'gelu': tf.nn.gelu, 'silu': tf.nn.silu}
+
+
+def activation(name: str):
+  return _ACTIVATIONS[name]
+
+
+def _glorot(rng: np.random.Generator, n_in: int, n_out: int) -> np.ndarray:
+  limit = np.sqrt(6.0 / (n_in + n_out))
+  return rng.uniform(-limit, limit, (n_in, n_out))
+
+
+class MLP(tf.Module):
+  """Dense layers with an activation between them and a linear output."""
+
+  def __init__(self, n_in: int, widths: Sequence[int], n_out: int, act: str,
+               rng: np.random.Generator, dtype, name=None):
+    super().__init__(name=name)
+    sizes = [n_in, *widths, n_out]
+    self.act = activation(act)
+    self.weights = [tf.Variable(_glorot(rng, a, b), dtype=dtype, name=f'w{i}')
+                    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:]))]
+    self.biases = [tf.Variable(np.zeros(b), dtype=dtype, name=f'b{i}')
+                   for i, b in enumerate(sizes[1:])]
+
+  def __call__(self, x: tf.Tensor) -> tf.Tensor:
+    lead = tf.shape(x)[:-1]
+    x = tf.reshape(x, [-1, x.shape[-1]])
+    for i, (w, b) in enumerate(zip(self.weights, self.biases)):
+      x = tf.matmul(x, w) + b
+      if i < len(self.weights) - 1:
+        x = self.act(x)
+    return tf.reshape(x, tf.concat([lead, [x.shape[-1]]], 0))
+
+
+class Moments(tf.Module):
+  """Permutation-invariant summaries of a cross-section: fixed and generalized moments."""
+
+  def __init__(self, n_dist: int, n_fixed: int, n_generalized: int, widths: Sequence[int],
+               act: str, rng: np.random.Generator, dtype, name=None):
+    super().__init__(name=name)
+    if n_fixed not in (0, 1, 2):
+      raise ValueError('n_fixed must be 0 (none), 1 (mean) or 2 (mean and variance).')
+    self.n_fixed, self.n_generalized = n_fixed, n_generalized
+    self.size = n_fixed * n_dist + n_generalized  # moments
+    self.raw_size = n_fixed * n_dist + n_generalized  # per-agent contributions (d, d^2, Q(d))
+    self.basis = (MLP(n_dist, widths, n_generalized, act, rng, dtype, name='basis')
+                  if n_generalized else None)
+
+  def raw(self, dist: tf.Tensor) -> tf.Tensor:
+    """Each agent's contribution [..., N, R]: [d, d^2 (for the variance), Q(d)]."""
+    parts = [dist] if self.n_fixed >= 1 else []
+    if self.n_fixed == 2:
+      parts.append(tf.square(dist))
+    if self.basis is not None:
+      parts.append(self.basis(dist))
+    if not parts:
+      return dist[..., :0]
+    return tf.concat(parts, axis=-1)
+
+  def finalize(self, mean_raw: tf.Tensor) -> tf.Tensor:
+    """Moments from the cross-sectional mean of `raw`: [..., R] -> [..., size]."""
+    if self.n_fixed < 2:
+      return mean_raw
+    D = (mean_raw.shape[-1] - self.n_generalized) // 2
+    mean, mean_sq = mean_raw[..., :D], mean_raw[..., D:2 * D]
+    return tf.concat([mean, mean_sq - tf.square(mean), mean_raw[..., 2 * D:]], axis=-1)
+
+  def __call__(self, dist: tf.Tensor) -> tf.Tensor:
+    """dist: [..., N, D] normalised distribution inputs -> [..., size]."""
+    return self.finalize(tf.reduce_mean(self.raw(dist), axis=-2))
+
+
+class SymmetricNet(tf.Module):
+  """f(own_i, exo, moments(dist)) for every agent i; equivariant in the agents."""
+
+  def __init__(self, n_own: int, n_exo: int, n_dist: int, n_out: int, widths: Sequence[int],
+               act: str, n_fixed: int, n_generalized: int, gm_widths: Sequence[int],
+               rng: np.random.Generator, dtype, name=None):
+    super().__init__(name=name)
+    self.moments = Moments(n_dist, n_fixed, n_generalized, gm_widths, act, rng, dtype,
+                           name='moments')
+    n_common = n_exo + self.moments.size
+    w0 = _glorot(rng, n_own + n_common, widths[0])
+    self.w_own = tf.Variable(w0[:n_own], dtype=dtype, name='w_own')
+    self.w_common = tf.Variable(w0[n_own:], dtype=dtype, name='w_common')
+    self.b0 = tf.Variable(np.zeros(widths[0]), dtype=dtype, name='b0')
+    self.act = activation(act)
+    self.head = MLP(widths[0], widths[1:], n_out, act, rng, dtype, name='head')
+
+  def __call__(self, own: tf.Tensor, exo: tf.Tensor, moments: tf.Tensor) -> tf.Tensor:
+    """own [B, N, F], exo [B, G], moments [B, M] -> [B, N, n_out].
+
+    moments may also be [B, N, M] (each agent sees its own cross-section, as in validation).
+    """
+    if moments.shape.rank == 3:
+      exo = tf.broadcast_to(exo[:, None, :], tf.concat([tf.shape(moments)[:2],
+                                                        [exo.shape[-1]]], 0))
+      common = tf.einsum('bnc,ch->bnh', tf.concat([exo, moments], axis=-1), self.w_common)
+    else:
+      common = (tf.matmul(tf.concat([exo, moments], axis=-1), self.w_common))[:, None, :]
+    h = self.act(tf.einsum('bnf,fh->bnh', own, self.w_own) + common + self.b0)
+    return self.head(h)
+
+  def output_layer(self) -> tuple[tf.Variable, tf.Variable]:
+    return self.head.weights[-1], self.head.biases[-1]
+
+  def reparametrize(self, own: tuple, exo: tuple, dist: tuple) -> None:
+    """Keeps the function fixed when inputs are re-standardised.
+
+    Each argument is (a, c) with old_standardised = a * new_standardised + c, per feature.
+    """
+    (a_own, c_own), (a_exo, c_exo), (a_d, c_d) = own, exo, dist
+    n_exo = a_exo.shape[0]
+    w_exo, w_mom = self.w_common[:n_exo], self.w_common[n_exo:]
+    shift = tf.linalg.matvec(self.w_own, c_own, transpose_a=True)
+    shift += tf.linalg.matvec(w_exo, c_exo, transpose_a=True)
+    new_rows = [a_exo[:, None] * w_exo]
+    m, D = self.moments, a_d.shape[0]
+    if m.n_fixed >= 1:  # mean(old) = a * mean(new) + c
+      w_mean = w_mom[:D]
+      shift += tf.linalg.matvec(w_mean, c_d, transpose_a=True)
+      new_rows.append(a_d[:, None] * w_mean)
+    if m.n_fixed == 2:  # var(old) = a^2 var(new)
+      new_rows.append((a_d ** 2)[:, None] * w_mom[D:2 * D])
+    new_rows.append(w_mom[m.n_fixed * D:])  # generalized moments: the basis absorbs the change
+    if m.basis is not None:
+      w1, b1 = m.basis.weights[0], m.basis.biases[0]
+      b1.assign_add(tf.linalg.matvec(w1, c_d, transpose_a=True))
+      w1.assign(a_d[:, None] * w1)
+    self.b0.assign_add(shift)
+    self.w_own.assign(a_own[:, None] * self.w_own)
+    self.w_common.assign(tf.concat(new_rows, axis=0))
+
+
+class Normalizer(tf.Module):
+  """Standardises network inputs with means and standard deviations fitted on simulated states."""
+
+  def __init__(self, economy: base.Economy, dtype, name=None):
+    super().__init__(name=name)
+    self.economy = economy
+    probe = base.State(x=tf.zeros([1, 2, economy.n_x], dtype), e=tf.zeros([1, 2], tf.int32),
+                       z=tf.zeros([1], tf.int32))
+    self.n_own = int(economy.agent_features(probe).shape[-1])
+    self.n_exo = int(economy.exogenous_features(probe).shape[-1])
+    self.n_dist = int(economy.distribution_inputs(probe).shape[-1])
+    stat = lambda n, v, nm: tf.Variable(np.full(n, v), dtype=dtype, trainable=False, name=nm)
+    self.own_mean, self.own_std = stat(self.n_own, 0, 'own_mean'), stat(self.n_own, 1, 'own_std')
+    self.exo_mean, self.exo_std = stat(self.n_exo, 0, 'exo_mean'), stat(self.n_exo, 1, 'exo_std')
+    self.dist_mean = stat(self.n_dist, 0, 'dist_mean')
+    self.dist_std = stat(self.n_dist, 1, 'dist_std')
+
+  def _pairs(self):
+    e = self.economy
+    return (((self.own_mean, self.own_std), e.agent_features),
+            ((self.exo_mean, self.exo_std), e.exogenous_features),
+            ((self.dist_mean, self.dist_std), e.distribution_inputs))
+
+  def fit(self, state: base.State, nets: Sequence[SymmetricNet] = ()) -> None:
+    """Sets the statistics from a batch of states (constant features get std 1).
+
+    The networks in `nets` are re-parametrised so that they compute the same function of the
+    raw state as before: the statistics can follow the distribution without disturbing training.
+    """
+    changes = []
+    for (mean, std), features in self._pairs():
+      data = features(state)
+      flat = tf.reshape(data, [-1, data.shape[-1]])
+      m, s = tf.reduce_mean(flat, 0), tf.math.reduce_std(flat, 0)
+      s = tf.where(s > 1e-8 * (1 + tf.abs(m)), s, tf.ones_like(s))
+      changes.append((s / std, (m - mean) / std))  # old = a * new + c
+      mean.assign(m)
+      std.assign(s)
+    for net in nets:
+      net.reparametrize(*changes)
+
+  def own(self, state: base.State) -> tf.Tensor:
+    return (self.economy.agent_features(state) - self.own_mean) / self.own_std
+
+  def exo(self, state: base.State) -> tf.Tensor:
+    return (self.economy.exogenous_features(state) - self.exo_mean) / self.exo_std
+
+  def dist(self, state: base.State) -> tf.Tensor:
+    return self.dist_of(self.economy.distribution_inputs(state))
+
+  def dist_of(self, inputs: tf.Tensor) -> tf.Tensor:
+    """Standardises raw distribution inputs [..., D]."""
+    return (inputs - self.dist_mean) / self.dist_std

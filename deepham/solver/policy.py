@@ -1,0 +1,214 @@
+"""Policy step: maximise lifetime utility along simulated paths, through the computational graph.
+
+From sampled initial cross-sections the economy is unrolled for T periods under the policy
+network; the objective is the discounted utility over the unroll plus beta^T times the value
+ensemble at the end (Han, Yang & E):
+
+  game     competitive equilibrium by fictitious play: agent 0 of each path carries gradient, the
+           others' actions are stop_gradient (they follow the current policy). With
+           `price_taking` (default) every cross-sectional aggregate the agent sees (prices and the
+           networks' moments) is stop_gradient too; otherwise its 1/N impact passes through.
+  planner  constrained efficiency: every action carries gradient, the objective is the mean of
+           all agents' utilities, and prices respond.
+
+`fast_game` computes the same objective and gradient as `full` for a price-taking game in two
+passes: the whole economy forward without a tape (recording aggregates and the cross-section),
+then only agent 0 with a tape, its prices and moments taken from the record.
+"""
+
+import numpy as np
+import tensorflow as tf
+
+from deepham.economies import base
+from deepham.solver import networks
+from deepham.solver import value as value_lib
+
+MODES = ('game', 'planner')
+
+
+class PolicyNetwork(tf.Module):
+  """action_i = economy.action_from_output(rho(own_i, exo, moments)); equivariant in agents."""
+
+  def __init__(self, economy: base.Economy, normalizer: networks.Normalizer, net_kwargs: dict,
+               rng: np.random.Generator, dtype, name='policy'):
+    super().__init__(name=name)
+    self.economy, self.normalizer = economy, normalizer
+    self.net = networks.SymmetricNet(normalizer.n_own, normalizer.n_exo, normalizer.n_dist,
+                                     economy.n_actions, rng=rng, dtype=dtype, name='net',
+                                     **net_kwargs)
+
+  def act(self, state: base.State, moments: tf.Tensor) -> tf.Tensor:
+    n = self.normalizer
+    return self.economy.action_from_output(self.net(n.own(state), n.exo(state), moments))
+
+  def conditional_policy(self, own: base.State, reference: base.State) -> tf.Tensor:
+    """Actions of agents `own` [B, G] living in the cross-section `reference` [B, N]."""
+    return self.act(own, self.net.moments(self.normalizer.dist(reference)))
+
+  def __call__(self, state: base.State, aggregates=None, stop_dist_gradient=False) -> tf.Tensor:
+    """Action [B, N, n_actions]; the signature of a simulation policy."""
+    dist = self.normalizer.dist(state)
+    if stop_dist_gradient:
+      dist = tf.stop_gradient(dist)
+    return self.act(state, self.net.moments(dist))
+
+
+def _at(shocks: base.Shocks, t) -> base.Shocks:
+  return base.Shocks(*[s[t] for s in shocks])
+
+
+def _agent0(shocks: base.Shocks) -> base.Shocks:
+  return base.Shocks(shocks.u_z, shocks.u_e[:, :1], shocks.agent_noise[:, :1],
+                     shocks.aggregate_noise)
+
+
+class UtilityObjective:
+  """Discounted utility over `t_unroll` periods plus the discounted terminal value."""
+
+  def __init__(self, economy: base.Economy, policy: PolicyNetwork,
+               value: value_lib.ValueEnsemble, mode: str, price_taking: bool, t_unroll: int):
+    if mode not in MODES:
+      raise ValueError(f'mode must be one of {MODES}')
+    self.economy, self.policy, self.value = economy, policy, value
+    self.mode, self.price_taking, self.t_unroll = mode, price_taking, t_unroll
+
+  @property
+  def separable(self) -> bool:
+    """True when `fast_game` applies (a price-taking game)."""
+    return self.mode == 'game' and self.price_taking
+
+  def draw_shocks(self, n_paths: int, seed: tf.Tensor, dtype) -> base.Shocks:
+    """Shocks for the whole unroll, leading axis time: [T, B, ...]."""
+    econ, T, n = self.economy, self.t_unroll, self.economy.n_agents
+    s = tf.random.experimental.stateless_split(seed, 4)
+    return base.Shocks(
+        u_z=tf.random.stateless_uniform([T, n_paths], s[0], dtype=dtype),
+        u_e=tf.random.stateless_uniform([T, n_paths, n], s[1], dtype=dtype),
+        agent_noise=tf.random.stateless_normal([T, n_paths, n, econ.n_agent_noise], s[2],
+                                               dtype=dtype),
+        aggregate_noise=tf.random.stateless_normal([T, n_paths, econ.n_aggregate_noise], s[3],
+                                                   dtype=dtype))
+
+  def full(self, state: base.State, shocks: base.Shocks):
+    """(objective to maximise [], final state): one tape over the whole unroll."""
+    econ, game = self.economy, self.mode == 'game'
+    cut = game and self.price_taking
+    dtype = state.x.dtype
+    util = tf.zeros(tf.shape(state.e), dtype)
+    disc = tf.ones([], dtype)
+    for t in tf.range(self.t_unroll):
+      aggregates = econ.aggregates(state)
+      if cut:
+        aggregates = tf.stop_gradient(aggregates)
+      action = self.policy(state, stop_dist_gradient=cut)
+      if game:
+        action = tf.concat([action[:, :1], tf.stop_gradient(action[:, 1:])], axis=1)
+      state, u = econ.step(state, action, aggregates, _at(shocks, t))
+      util += disc * u
+      disc *= econ.beta
+    dist = self.policy.normalizer.dist(state)
+    if cut:
+      dist = tf.stop_gradient(dist)
+    total = util + disc * self.value(state, dist)
+    return (tf.reduce_mean(total[:, 0]) if game else tf.reduce_mean(total)), state
+
+  def record(self, state: base.State, shocks: base.Shocks):
+    """Phase 1 of `fast_game`: everyone forward, no gradient.
+
+    Returns (aggregates [T, B, n_agg], normalised distribution inputs [T + 1, B, N, D],
+    final state).
+    """
+    econ, norm = self.economy, self.policy.normalizer
+    T = self.t_unroll
+    aggs = tf.TensorArray(state.x.dtype, size=T)
+    dists = tf.TensorArray(state.x.dtype, size=T + 1)
+    for t in tf.range(T):
+      aggregates = econ.aggregates(state)
+      dist = norm.dist(state)
+      action = self.policy.act(state, self.policy.net.moments(dist))
+      aggs = aggs.write(t, aggregates)
+      dists = dists.write(t, dist)
+      state, _ = econ.step(state, action, aggregates, _at(shocks, t))
+    dists = dists.write(T, norm.dist(state))
+    return aggs.stack(), dists.stack(), state
+
+  def fast_game(self, state: base.State, shocks: base.Shocks, aggs: tf.Tensor,
+                dists: tf.Tensor) -> tf.Tensor:
+    """Phase 2 of `fast_game`: agent 0 alone, with gradient; aggregates from `record`."""
+    econ = self.economy
+    T = self.t_unroll
+    moments = self.policy.net.moments(dists[:T])  # [T, B, M]: carries the basis' gradient
+    own = base.State(state.x[:, :1], state.e[:, :1], state.z)
+    dtype = state.x.dtype
+    util = tf.zeros(tf.shape(own.e), dtype)
+    disc = tf.ones([], dtype)
+    for t in tf.range(T):
+      action = self.policy.act(own, moments[t])
+      own, u = econ.step(own, action, aggs[t], _agent0(_at(shocks, t)))
+      util += disc * u
+      disc *= econ.beta
+    terminal = self.value(own, dists[T])
+    return tf.reduce_mean(util[:, 0] + disc * terminal[:, 0])
+
+
+class PolicyTrainer:
+  """One compiled Adam step on a batch of initial cross-sections."""
+
+  def __init__(self, objective: UtilityObjective, learning_rate, adam_beta1: float,
+               adam_beta2: float, fast: bool = True, jit_forward: bool = True):
+    self.objective = objective
+    self.optimizer = tf.keras.optimizers.Adam(learning_rate, beta_1=adam_beta1,
+                                              beta_2=adam_beta2, epsilon=1e-8)
+    self.variables = list(objective.policy.trainable_variables)
+    self.optimizer.build(self.variables)  # slots exist before the compiled step branches on them
+    self.fast = fast and objective.separable
+    self._record = tf.function(objective.record, jit_compile=jit_forward)
+    self.step = tf.function(self._step)
+
+  def loss_and_gradient(self, state: base.State, seed: tf.Tensor):
+    """(loss = -objective, gradients, mean end-of-unroll aggregates)."""
+    obj = self.objective
+    shocks = obj.draw_shocks(tf.shape(state.z)[0], seed, state.x.dtype)
+    if self.fast:
+      aggs, dists, end = self._record(state, shocks)
+      with tf.GradientTape() as tape:
+        loss = -obj.fast_game(state, shocks, aggs, dists)
+    else:
+      with tf.GradientTape() as tape:
+        value, end = obj.full(state, shocks)
+        loss = -value
+    grads = tape.gradient(loss, self.variables,
+                          unconnected_gradients=tf.UnconnectedGradients.ZERO)
+    return loss, grads, tf.reduce_mean(obj.economy.aggregates(end), axis=0)
+
+  def _step(self, state: base.State, seed: tf.Tensor):
+    loss, grads, end = self.loss_and_gradient(state, seed)
+    finite = tf.math.is_finite(loss) & tf.reduce_all(
+        [tf.reduce_all(tf.math.is_finite(g)) for g in grads])
+    if finite:
+      self.optimizer.apply_gradients(zip(grads, self.variables))
+    return loss, end, finite
+
+
+def imitate(policy: PolicyNetwork, target, states: base.State, steps: int, batch: int,
+            learning_rate: float, seed: int) -> float:
+  """Fits the policy to another policy's actions on `states` (a warm start); returns the MSE."""
+  opt = tf.keras.optimizers.Adam(learning_rate)
+  variables = list(policy.trainable_variables)
+  opt.build(variables)
+  target_actions = target(states, policy.economy.aggregates(states))
+  n = int(states.z.shape[0])
+
+  @tf.function
+  def run(idx):
+    loss = tf.zeros([], states.x.dtype)
+    for i in tf.range(tf.shape(idx)[0]):
+      sub = base.State(*[tf.gather(f, idx[i]) for f in states])
+      with tf.GradientTape() as tape:
+        loss = tf.reduce_mean(tf.square(policy(sub) - tf.gather(target_actions, idx[i])))
+      opt.apply_gradients(zip(tape.gradient(loss, variables), variables))
+    return loss
+
+  rng = np.random.default_rng(seed)
+  idx = rng.integers(0, n, (steps, min(batch, n)))
+  return float(run(tf.constant(idx, tf.int32))) if steps else 0.0

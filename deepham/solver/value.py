@@ -1,0 +1,167 @@
+"""Value step: regress simulated lifetime utility on the state with an ensemble of networks.
+
+From states on simulated paths, the economy runs forward under the current policy; each agent's
+discounted utility over the next `window` periods (beta^window is negligible) is the regression
+target for its state (Han, Yang & E, the value function learning step). Each network of the
+ensemble sees the same data in its own random order; the ensemble mean is the value function.
+"""
+
+from typing import NamedTuple
+
+import numpy as np
+import tensorflow as tf
+
+from deepham.economies import base
+from deepham.solver import networks
+from deepham.solver import simulate
+
+
+class ValueData(NamedTuple):
+  states: base.State  # x [S, N, n_x], e [S, N], z [S]: S sampled cross-sections
+  targets: tf.Tensor  # [S, N] discounted utility over the window
+
+
+class ValueEnsemble(tf.Module):
+  """Mean of `n_nets` symmetric networks; predicts values in units standardised by target stats."""
+
+  def __init__(self, economy: base.Economy, normalizer: networks.Normalizer, n_nets: int,
+               net_kwargs: dict, rng: np.random.Generator, dtype, name='value'):
+    super().__init__(name=name)
+    self.economy, self.normalizer = economy, normalizer
+    self.nets = [networks.SymmetricNet(normalizer.n_own, normalizer.n_exo, normalizer.n_dist, 1,
+                                       rng=rng, dtype=dtype, name=f'net{i}', **net_kwargs)
+                 for i in range(n_nets)]
+    self.target_mean = tf.Variable(0.0, dtype=dtype, trainable=False, name='target_mean')
+    self.target_std = tf.Variable(1.0, dtype=dtype, trainable=False, name='target_std')
+
+  def standardized(self, i: int, state: base.State, dist: tf.Tensor | None = None) -> tf.Tensor:
+    """Net i's prediction in standardised units, [B, N]; `dist` overrides the cross-section."""
+    n = self.normalizer
+    dist = n.dist(state) if dist is None else dist
+    net = self.nets[i]
+    return net(n.own(state), n.exo(state), net.moments(dist))[..., 0]
+
+  def __call__(self, state: base.State, dist: tf.Tensor | None = None) -> tf.Tensor:
+    """Ensemble value [B, N] in utility units."""
+    total = tf.add_n([self.standardized(i, state, dist) for i in range(len(self.nets))])
+    return self.target_mean + self.target_std * total / len(self.nets)
+
+  # --- the value interface of validation: raw contributions and evaluation ---------------------
+  def raw(self, dist: tf.Tensor) -> tf.Tensor:
+    """Per-agent contributions [B, N, R] whose cross-sectional mean summarises a distribution."""
+    return tf.concat([net.moments.raw(self.normalizer.dist_of(dist)) for net in self.nets], -1)
+
+  def evaluate(self, own: base.State, mean_raw: tf.Tensor) -> tf.Tensor:
+    """Value [B, N] of agents with own states `own` who each see the mean contributions
+    mean_raw [B, N, R] (or [B, 1, R]) of their own cross-section."""
+    n = self.normalizer
+    o, x = n.own(own), n.exo(own)
+    out, start = [], 0
+    for net in self.nets:
+      width = net.moments.raw_size
+      moments = net.moments.finalize(mean_raw[..., start:start + width])
+      start += width
+      moments = tf.broadcast_to(moments, tf.concat([tf.shape(o)[:2], [moments.shape[-1]]], 0))
+      out.append(net(o, x, moments)[..., 0])
+    return self.target_mean + self.target_std * tf.add_n(out) / len(self.nets)
+
+  def restandardize(self, mean: float, std: float) -> None:
+    """New target statistics, rescaling every output layer so the value function is unchanged."""
+    old_m, old_s = float(self.target_mean.numpy()), float(self.target_std.numpy())
+    for net in self.nets:
+      w, b = net.output_layer()
+      w.assign(w * old_s / std)
+      b.assign((b * old_s + old_m - mean) / std)
+    self.target_mean.assign(mean)
+    self.target_std.assign(std)
+
+
+def simulate_values(sim: simulate.Simulator, state: base.State, seed, t0: int, horizon: int,
+                    window: int, every: int) -> tuple[ValueData, base.State]:
+  """States every `every` periods of a `horizon`-period simulation and their window values.
+
+  Returns the data and the final state (the distribution moves on under the current policy).
+  """
+  if window % every or window > horizon:
+    raise ValueError('value.window must be a multiple of value.every and at most value.horizon.')
+  states, chunks = sim.snapshots(state, seed, horizon, every, t0)
+  beta_every = sim.economy.beta ** every
+  per_window = window // every
+  starts = range(0, len(chunks) - per_window + 1)
+  targets = []
+  for c in starts:
+    v = tf.zeros_like(chunks[c].discounted_utility)
+    for m in reversed(range(per_window)):
+      v = chunks[c + m].discounted_utility + beta_every * v
+    targets.append(v)
+  stacked = base.State(*[tf.concat([getattr(states[c], f) for c in starts], axis=0)
+                         for f in base.State._fields])
+  return ValueData(stacked, tf.concat(targets, axis=0)), chunks[-1].state
+
+
+class ValueFitter:
+  """Fits the ensemble by mean-squared regression; one compiled call runs a whole epoch."""
+
+  def __init__(self, ensemble: ValueEnsemble, learning_rate: float, batch_size: int,
+               adam_beta1: float = 0.9, adam_beta2: float = 0.999):
+    self.ensemble = ensemble
+    self.batch_size = batch_size
+    self.optimizer = tf.keras.optimizers.Adam(learning_rate, beta_1=adam_beta1,
+                                              beta_2=adam_beta2, epsilon=1e-8)
+    self.variables = [v for net in ensemble.nets for v in net.trainable_variables]
+    self.optimizer.build(self.variables)
+    self._epoch = tf.function(self._epoch_impl)
+    self._loss = tf.function(self._loss_impl)
+
+  def _losses(self, data: ValueData, idx: tf.Tensor) -> tf.Tensor:
+    """Mean squared error of each net on its own cross-sections idx[m]: [n_nets]."""
+    ens = self.ensemble
+    t = (data.targets - ens.target_mean) / ens.target_std
+    out = []
+    for m in range(len(ens.nets)):
+      sub = base.State(*[tf.gather(f, idx[m]) for f in data.states])
+      out.append(tf.reduce_mean(tf.square(ens.standardized(m, sub) - tf.gather(t, idx[m]))))
+    return tf.stack(out)
+
+  def _epoch_impl(self, data: ValueData, batches: tf.Tensor) -> tf.Tensor:
+    """batches: [n_batches, n_nets, batch] cross-section indices; returns mean training loss."""
+    total = tf.zeros([], data.targets.dtype)
+    for b in tf.range(tf.shape(batches)[0]):
+      with tf.GradientTape() as tape:
+        loss = tf.reduce_sum(self._losses(data, batches[b]))
+      grads = tape.gradient(loss, self.variables)
+      self.optimizer.apply_gradients(zip(grads, self.variables))
+      total += loss
+    return total / tf.cast(tf.shape(batches)[0] * len(self.ensemble.nets), total.dtype)
+
+  def _loss_impl(self, data: ValueData, idx: tf.Tensor) -> tf.Tensor:
+    return tf.reduce_mean(self._losses(data, idx))
+
+  def fit(self, data: ValueData, epochs: int, seed: int, valid_fraction: float = 0.1,
+          progress=None) -> dict:
+    """Trains on (1 - valid_fraction) of the cross-sections; returns train and validation MSE.
+
+    Targets are re-standardised to this data set's mean and std first (function-preserving),
+    so the fit continues from the previous round's networks.
+    """
+    ens = self.ensemble
+    targets = data.targets.numpy()
+    ens.restandardize(float(targets.mean()), float(max(targets.std(), 1e-8)))
+    rng = np.random.default_rng(seed)
+    n = int(data.targets.shape[0])
+    order = rng.permutation(n)
+    n_valid = int(round(valid_fraction * n)) if n >= 20 else 0
+    valid, train = order[:n_valid], order[n_valid:]
+    b = min(self.batch_size, len(train))
+    n_batches = len(train) // b
+    n_nets = len(ens.nets)
+    train_loss = float('nan')
+    for epoch in range(epochs):
+      perms = np.stack([rng.permutation(train)[:n_batches * b].reshape(n_batches, b)
+                        for _ in range(n_nets)], axis=1)
+      train_loss = float(self._epoch(data, tf.constant(perms, tf.int32)))
+      if progress is not None:
+        progress.update(epoch + 1, f'train MSE {train_loss:.3e}')
+    valid_loss = (float(self._loss(data, tf.constant(np.stack([valid] * n_nets), tf.int32)))
+                  if n_valid else train_loss)
+    return dict(train_mse=train_loss, valid_mse=valid_loss)

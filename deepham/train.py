@@ -1,0 +1,312 @@
+"""The DeepHAM outer loop: simulate the distribution, fit the value, optimise the policy, repeat.
+
+  burn-in   from the economy's starting cross-section, `init.t_burn` periods under the initial
+            policy (the economy's simple rule, or a conventional benchmark); the networks' input
+            statistics are fitted on the result and the policy network imitates the rule.
+  round r   value step: simulate `value.horizon` periods from the current distribution under the
+            current policy and regress lifetime utility on the state (the distribution moves
+            on); policy step: `policy.steps_per_round` Adam steps on initial cross-sections
+            drawn from a pool of simulated states that is refreshed from the distribution.
+  finally   a last value fit for the final policy, a simulation for summary statistics, and the
+            validation report.
+
+Everything needed to continue is checkpointed (networks, optimiser states, input statistics,
+the distribution, the pool, counters, elapsed time); rerunning with the same workdir resumes.
+"""
+
+import os
+import time
+
+from absl import logging
+import ml_collections
+import numpy as np
+import tensorflow as tf
+
+from deepham import conventional
+from deepham import economies
+from deepham import errors
+from deepham import progress as progress_lib
+from deepham import workdir as workdir_lib
+from deepham.economies import base
+from deepham.solver import config_checks
+from deepham.solver import networks
+from deepham.solver import policy as policy_lib
+from deepham.solver import simulate
+from deepham.solver import value as value_lib
+
+# Purposes of stateless seeds: [config.seed, purpose * 2^32 + counter].
+_BURN, _VALUE, _POOL, _STEP, _VALID, _FINAL, _SHUFFLE = range(7)
+
+
+def _net_kwargs(net_cfg) -> dict:
+  return dict(widths=tuple(net_cfg.width), act=net_cfg.activation,
+              n_fixed=net_cfg.n_fixed_moments, n_generalized=net_cfg.n_generalized_moments,
+              gm_widths=tuple(net_cfg.gm_width))
+
+
+def _state_variables(n_paths: int, n_agents: int, n_x: int, dtype, name: str) -> base.State:
+  return base.State(
+      x=tf.Variable(tf.zeros([n_paths, n_agents, n_x], dtype), trainable=False, name=name + '_x'),
+      e=tf.Variable(tf.zeros([n_paths, n_agents], tf.int32), trainable=False, name=name + '_e'),
+      z=tf.Variable(tf.zeros([n_paths], tf.int32), trainable=False, name=name + '_z'))
+
+
+def _assign(variables: base.State, state: base.State) -> None:
+  for var, val in zip(variables, state):
+    var.assign(val)
+
+
+def _read(variables: base.State) -> base.State:
+  return base.State(*[tf.convert_to_tensor(v) for v in variables])
+
+
+class Solver:
+  """Networks, optimisers, simulated distribution and counters of one DeepHAM run."""
+
+  def __init__(self, config: ml_collections.ConfigDict, economy: base.Economy | None = None):
+    config_checks.check(config)
+    self.config = config
+    self.economy = economy or economies.make(config.economy)
+    self.dtype = tf.as_dtype(config.dtype)
+    econ, dtype = self.economy, self.dtype
+    rng = np.random.default_rng(config.seed)
+    self.normalizer = networks.Normalizer(econ, dtype, name='normalizer')
+    net_kwargs = _net_kwargs(config.network)
+    self.policy = policy_lib.PolicyNetwork(econ, self.normalizer, net_kwargs, rng, dtype)
+    self.value = value_lib.ValueEnsemble(econ, self.normalizer, config.value.n_nets, net_kwargs,
+                                         rng, dtype)
+    pc = config.policy
+    self.objective = policy_lib.UtilityObjective(econ, self.policy, self.value, config.mode,
+                                                 pc.price_taking, pc.t_unroll)
+    self.trainer = policy_lib.PolicyTrainer(self.objective, pc.learning_rate, pc.adam_beta1,
+                                            pc.adam_beta2, fast=pc.fast_game,
+                                            jit_forward=config.run.jit)
+    self.fitter = value_lib.ValueFitter(self.value, config.value.learning_rate,
+                                        config.value.batch_size, config.value.adam_beta1,
+                                        config.value.adam_beta2)
+    self.simulator = simulate.Simulator(econ, self.policy, jit_compile=config.run.jit)
+    n_paths, n = config.init.n_paths, econ.n_agents
+    self.pool_size = n_paths * (pc.pool_last // pc.pool_every)
+    self.distribution = _state_variables(n_paths, n, econ.n_x, dtype, 'distribution')
+    self.pool = _state_variables(self.pool_size, n, econ.n_x, dtype, 'pool')
+    counter = lambda name, v=0: tf.Variable(v, dtype=tf.int64, trainable=False, name=name)
+    self.burned = counter('burned')
+    self.round = counter('round')
+    self.value_round = counter('value_round', -1)
+    self.step = counter('step')
+    self.pool_cursor = counter('pool_cursor', self.pool_size)  # empty: refresh before use
+    self.pool_refreshes = counter('pool_refreshes')
+    self.elapsed = tf.Variable(0.0, dtype=tf.float64, trainable=False, name='elapsed')
+    self.value_loss = tf.Variable(float('nan'), dtype=tf.float64, trainable=False)
+    self.checkpoint = tf.train.Checkpoint(
+        policy=self.policy, value=self.value, normalizer=self.normalizer,
+        policy_optimizer=self.trainer.optimizer, value_optimizer=self.fitter.optimizer,
+        distribution=list(self.distribution), pool=list(self.pool), burned=self.burned, round=self.round,
+        value_round=self.value_round, step=self.step, pool_cursor=self.pool_cursor,
+        pool_refreshes=self.pool_refreshes, elapsed=self.elapsed, value_loss=self.value_loss)
+    self.manager = None
+    self._t0, self._seconds_before = time.time(), 0.0
+
+  # --- seeds and checkpoints ---------------------------------------------------------------------
+  def seed(self, purpose: int, counter) -> tf.Tensor:
+    return tf.constant([self.config.seed, purpose * 2**32 + int(counter)], tf.int64)
+
+  def attach(self, workdir: str) -> bool:
+    """Uses workdir/checkpoints; restores the latest checkpoint there. True if one was found."""
+    self.manager = tf.train.CheckpointManager(self.checkpoint, os.path.join(workdir, 'checkpoints'),
+                                              max_to_keep=2)
+    if self.manager.latest_checkpoint:
+      self.checkpoint.restore(self.manager.latest_checkpoint).assert_existing_objects_matched()
+      logging.info('resumed from %s (round %d, policy step %d)', self.manager.latest_checkpoint,
+                   int(self.round), int(self.step))
+      self._t0, self._seconds_before = time.time(), float(self.elapsed)
+      return True
+    return False
+
+  def seconds(self) -> float:
+    """Wall time spent on this run, over every session that worked on it."""
+    return self._seconds_before + time.time() - self._t0
+
+  def save(self) -> None:
+    self.elapsed.assign(self.seconds())
+    self.manager.save()
+
+  # --- phases ------------------------------------------------------------------------------------
+  def initial_policy(self):
+    cfg = self.config.init
+    if cfg.policy == 'benchmark':
+      return conventional.load_benchmark(self.economy, cfg.benchmark).policy
+    return self.economy.initial_action
+
+  def burn_in(self) -> None:
+    cfg, econ = self.config.init, self.economy
+    rule = self.initial_policy()
+    sim = simulate.Simulator(econ, rule, jit_compile=self.config.run.jit)
+    start = econ.initial_state(cfg.n_paths, np.random.default_rng(self.config.seed))
+    state = simulate.as_state(start, self.dtype)
+    n_fit = min(1000, cfg.t_burn)
+    logging.info('burn-in: %d periods of %d paths x %d agents under the %s policy', cfg.t_burn,
+                 cfg.n_paths, econ.n_agents, cfg.policy)
+    state = sim.advance(state, self.seed(_BURN, 0), cfg.t_burn - n_fit).state
+    snaps, chunks = sim.snapshots(state, self.seed(_BURN, 1), n_fit, max(n_fit // 10, 1))
+    sample = base.State(*[tf.concat(f, axis=0) for f in zip(*snaps)])
+    self.normalizer.fit(sample)
+    mse = policy_lib.imitate(self.policy, rule, sample, cfg.imitation_steps,
+                             cfg.imitation_batch, cfg.imitation_learning_rate, self.config.seed)
+    logging.info('policy network imitates the initial policy: MSE %.3g', mse)
+    _assign(self.distribution, chunks[-1].state)
+    self.burned.assign(1)
+
+  def fit_value(self, label: str) -> None:
+    vc = self.config.value
+    r = int(self.value_round) + 1
+    data, final = value_lib.simulate_values(self.simulator, _read(self.distribution),
+                                            self.seed(_VALUE, r), 0, vc.horizon, vc.window,
+                                            vc.every)
+    _assign(self.distribution, final)
+    # Input statistics follow the distribution; every network keeps computing the same function.
+    self.normalizer.fit(data.states, [self.policy.net] + self.value.nets)
+    prog = progress_lib.Progress(f'value fit ({label})', vc.epochs, unit='epochs')
+    losses = self.fitter.fit(data, vc.epochs, seed=self.config.seed * 1000 + r,
+                             valid_fraction=vc.valid_fraction, progress=prog)
+    std = float(self.value.target_std.numpy())
+    self.value_loss.assign(losses['valid_mse'] * std**2)
+    logging.info('value fit (%s): %d cross-sections, mean value %.4f, validation MSE %.3e',
+                 label, int(data.targets.shape[0]), float(self.value.target_mean.numpy()),
+                 losses['valid_mse'] * std**2)
+    self.value_round.assign(r)
+
+  def refresh_pool(self) -> None:
+    """Simulates the distribution forward and stores snapshots as initial states for steps."""
+    pc = self.config.policy
+    n = int(self.pool_refreshes)
+    state = _read(self.distribution)
+    state = self.simulator.advance(state, self.seed(_POOL, 2 * n), pc.pool_periods -
+                                   pc.pool_last).state
+    snaps, chunks = self.simulator.snapshots(state, self.seed(_POOL, 2 * n + 1), pc.pool_last,
+                                             pc.pool_every)
+    _assign(self.distribution, chunks[-1].state)
+    pool = base.State(*[tf.concat(f, axis=0) for f in zip(*snaps)])
+    s = tf.random.experimental.stateless_split(self.seed(_SHUFFLE, n), 2)
+    order = tf.argsort(tf.random.stateless_uniform([self.pool_size], s[0]))
+    pool = base.State(*[tf.gather(f, order) for f in pool])
+    if self.config.mode == 'game':  # agent 0 of a sample is a random agent of the cross-section
+      agents = tf.argsort(tf.random.stateless_uniform(tf.shape(pool.e), s[1]), axis=1)
+      pool = base.State(tf.gather(pool.x, agents, batch_dims=1),
+                        tf.gather(pool.e, agents, batch_dims=1), pool.z)
+    _assign(self.pool, pool)
+    self.pool_cursor.assign(0)
+    self.pool_refreshes.assign_add(1)
+
+  def next_batch(self) -> base.State:
+    b = self.config.policy.batch_size
+    if int(self.pool_cursor) + b > self.pool_size:
+      self.refresh_pool()
+    i = int(self.pool_cursor)
+    self.pool_cursor.assign_add(b)
+    return base.State(*[v[i:i + b] for v in self.pool])
+
+  def validation_utility(self) -> float:
+    """Welfare under the current policy: mean discounted utility over `run.validation_periods`
+    from the current distribution, with shocks fixed for the whole run."""
+    chunk = self.simulator.advance(_read(self.distribution), self.seed(_VALID, 0),
+                                   self.config.run.validation_periods)
+    return float(tf.reduce_mean(chunk.discounted_utility))
+
+  def statistics(self, state: base.State) -> dict:
+    return {k: float(tf.reduce_mean(v)) for k, v in self.economy.statistics(state).items()}
+
+  # --- the loop ----------------------------------------------------------------------------------
+  def train(self, workdir: str) -> None:
+    cfg, pc = self.config, self.config.policy
+    first = f'mean_{self.economy.aggregate_names[0]}'
+    fields = ('step', 'round', 'policy_loss', 'value_loss', 'validation_utility', first,
+              'elapsed_seconds')
+    metrics = workdir_lib.MetricsWriter(workdir, fields, resume_step=int(self.step))
+    writer = tf.summary.create_file_writer(os.path.join(workdir, 'tensorboard'))
+    if not int(self.burned):
+      self.burn_in()
+      self.save()
+    total_steps = pc.rounds * pc.steps_per_round
+    while int(self.round) < pc.rounds:
+      r = int(self.round)
+      if int(self.value_round) < r:
+        self.fit_value(f'round {r + 1}/{pc.rounds}')
+        self.save()
+      prog = progress_lib.Progress(f'policy round {r + 1}/{pc.rounds}', total_steps,
+                                   start=int(self.step), unit='steps')
+      losses = []
+      while int(self.step) < (r + 1) * pc.steps_per_round:
+        batch = self.next_batch()
+        loss, end_aggs, finite = self.trainer.step(batch, self.seed(_STEP, int(self.step)))
+        if not bool(finite):
+          raise errors.NonFiniteError(
+              f'the policy loss or its gradient became non-finite at step {int(self.step)}; '
+              f'the run stopped and its last good checkpoint is kept in {workdir}/checkpoints. '
+              'Try a smaller policy.learning_rate or float64 (config.dtype).')
+        losses.append(float(loss))
+        self.step.assign_add(1)
+        step = int(self.step)
+        prog.update(step, f'loss {np.mean(losses[-50:]):.5g}')
+        if step % cfg.run.log_every == 0 or step == (r + 1) * pc.steps_per_round:
+          self._log(metrics, writer, step, np.mean(losses))
+          losses = []
+        if step % cfg.run.checkpoint_every == 0:
+          self.save()
+      self.round.assign_add(1)
+      self.save()
+    if int(self.value_round) < pc.rounds:
+      self.fit_value('final policy')
+      self.save()
+    logging.info('training done: %d policy steps in %.1f s', int(self.step), self.seconds())
+
+  def _log(self, metrics, writer, step, loss) -> None:
+    first = self.economy.aggregate_names[0]
+    util = self.validation_utility()
+    mean_first = self.statistics(_read(self.distribution))[first]
+    row = dict(step=step, round=int(self.round) + 1, policy_loss=float(loss),
+               value_loss=float(self.value_loss), validation_utility=util,
+               elapsed_seconds=self.seconds())
+    row[f'mean_{first}'] = mean_first
+    metrics.write(row)
+    with writer.as_default(step=step):
+      for k, v in row.items():
+        if k not in ('step', 'round'):
+          tf.summary.scalar(k, v)
+    logging.info('step %d: policy loss %.6g, validation utility %.6g, mean %s %.4f', step, loss,
+                 util, first, mean_first)
+
+  def final_statistics(self) -> dict:
+    """Mean and std of each aggregate over a `run.final_periods` simulation of the distribution."""
+    path = self.simulator.path(_read(self.distribution), self.seed(_FINAL, 0),
+                               self.config.run.final_periods)
+    out = {}
+    for i, name in enumerate(self.economy.aggregate_names):
+      series = path.aggregates[..., i].numpy()
+      out[f'mean_{name}'], out[f'std_{name}'] = float(series.mean()), float(series.std())
+    return out
+
+
+def run(config: ml_collections.ConfigDict, workdir: str, action: str = 'solve') -> dict:
+  """Solves (or, with action='validate', re-validates) a DeepHAM config in `workdir`."""
+  if config.run.deterministic:
+    tf.config.experimental.enable_op_determinism()
+  solver = Solver(config)
+  resumed = solver.attach(workdir)
+  if action == 'validate':
+    if not resumed or int(solver.value_round) < config.policy.rounds:
+      raise errors.WorkdirError(f'{workdir} does not hold a finished DeepHAM run to validate; '
+                                'run it to the end first (the same command with --action=solve '
+                                'resumes it).')
+  else:
+    solver.train(workdir)
+  summary = dict(method='deepham', mode=config.mode, economy=config.economy.name,
+                 n_agents=solver.economy.n_agents, policy_steps=int(solver.step),
+                 final_validation_utility=solver.validation_utility(),
+                 **solver.final_statistics())
+  workdir_lib.update_summary(workdir, summary)
+  from deepham import validate  # pylint: disable=g-import-not-at-top
+  summary.update(validate.run(solver, workdir))
+  if action == 'solve':  # wall time of the whole solve, validation included
+    summary['seconds'] = solver.seconds()
+  return workdir_lib.update_summary(workdir, summary)

@@ -1,0 +1,300 @@
+"""Validation report: accuracy of a solution beside the conventional method's, on the same states.
+
+Bellman error (Han, Yang & E, appendix C). For a state s of the N-agent economy and agent i,
+
+    err(s) = V(s) - max_a { u(a) + beta E[ V(s'_i(a)) ] },
+
+where s'_i(a) is the next cross-section when agent i takes action a and everyone else follows the
+policy: agent i's own deviation moves the summaries of the cross-section (K, fixed and generalized
+moments) by its 1/N share. The expectation over the agent's next idiosyncratic state and the next
+aggregate state is exact (the chain's probabilities); the maximum over a is found by a grid that
+brackets it and golden-section search inside the bracket. The expectation error is the same
+expression at the policy's own action. Both are in value units.
+
+The same routine evaluates every method (DeepHAM and the conventional benchmark) through one
+interface: `policy(state, aggregates)`, and a value function given by per-agent contributions
+`raw(dist)` whose cross-sectional mean summarises the distribution and `evaluate(own, mean_raw)`.
+
+Euler errors are unit-free, |1 - c_implied / c| with u'(c_implied) = beta E[R' u'(c')], over
+unconstrained agents, reported in log10 as in the JEDC 2010 comparison project.
+"""
+
+import json
+import os
+from typing import Any, Callable, NamedTuple
+
+from absl import logging
+import numpy as np
+import pandas as pd
+import tensorflow as tf
+
+from deepham import conventional
+from deepham.economies import base
+from deepham.solver import simulate
+
+_INVPHI = (np.sqrt(5.0) - 1) / 2
+_PUBLISHED = os.path.join('data', 'published.json')
+
+
+class Method(NamedTuple):
+  key: str  # summary.json key: 'deepham', 'ks', ...
+  label: str  # table row
+  policy: Callable  # (state, aggregates) -> action
+  value: Any  # .raw(dist), .evaluate(own, mean_raw)
+  conditional_policy: Callable  # (own, reference) -> action of agents `own` in `reference`
+
+
+# --- Bellman and Euler errors ----------------------------------------------------------------------
+def _no_shocks(state: base.State) -> base.Shocks:
+  B, N = tf.shape(state.e)[0], tf.shape(state.e)[1]
+  dtype = state.x.dtype
+  return base.Shocks(tf.zeros([B], dtype), tf.zeros([B, N], dtype), tf.zeros([B, N, 0], dtype),
+                     tf.zeros([B, 0], dtype))
+
+
+def _outcome_states(economy: base.Economy, x: tf.Tensor, z: tf.Tensor):
+  """(m, State with own next x, e' = e_m for all, z' = z_m) for every exogenous outcome m."""
+  n_e = economy.chain.n_e
+  for m in range(economy.chain.n_z * n_e):
+    zp, ep = divmod(m, n_e)
+    yield m, base.State(x, tf.fill(tf.shape(x)[:2], ep), tf.fill(tf.shape(z), zp))
+
+
+def _bellman_chunk(economy: base.Economy, method: Method, states: base.State, n_grid: int,
+                   n_golden: int):
+  """Expectation and optimality errors [S, N] for S cross-sections."""
+  aggs = economy.aggregates(states)
+  shocks = _no_shocks(states)
+  n = tf.cast(tf.shape(states.e)[1], states.x.dtype)
+  value = method.value
+  raw_now = value.raw(economy.distribution_inputs(states))
+  v_now = value.evaluate(states, tf.reduce_mean(raw_now, axis=1, keepdims=True))
+  a_pol = method.policy(states, aggs)
+  x_pol, _ = economy.transition(states, a_pol, aggs, shocks)
+  raw_pol = value.raw(economy.distribution_inputs(base.State(x_pol, states.e, states.z)))
+  mean_pol = tf.reduce_mean(raw_pol, axis=1, keepdims=True)
+  probs = economy.exogenous_outcomes(states)
+
+  def rhs(a):
+    x_a, u_a = economy.transition(states, a, aggs, shocks)
+    raw_a = value.raw(economy.distribution_inputs(base.State(x_a, states.e, states.z)))
+    mean_i = mean_pol + (raw_a - raw_pol) / n  # agent i's own next cross-section
+    ev = tf.zeros_like(u_a)
+    for m, own in _outcome_states(economy, x_a, states.z):
+      ev += probs[..., m] * value.evaluate(own, mean_i)
+    return u_a + economy.beta * ev
+
+  lo, hi = economy.action_bounds
+  grid = lo + (hi - lo) * np.linspace(0.0, 1.0, n_grid) ** 2  # dense at low shares
+  fill = lambda v: tf.fill(tf.shape(a_pol), tf.cast(v, a_pol.dtype))
+  vals = tf.stack([rhs(fill(g)) for g in grid])  # [G, S, N]
+  j = tf.argmax(vals, axis=0, output_type=tf.int32)
+  g = tf.constant(grid, a_pol.dtype)
+  left = tf.gather(g, tf.maximum(j - 1, 0))[..., None]
+  right = tf.gather(g, tf.minimum(j + 1, n_grid - 1))[..., None]
+  c = right - _INVPHI * (right - left)
+  d = left + _INVPHI * (right - left)
+  fc, fd = rhs(c), rhs(d)
+  for _ in tf.range(n_golden):
+    up = (fc > fd)[..., None]
+    right = tf.where(up, d, right)
+    left = tf.where(up, left, c)
+    new_point = tf.where(up, right - _INVPHI * (right - left), left + _INVPHI * (right - left))
+    f_new = rhs(new_point)
+    c, d, fc, fd = (tf.where(up, new_point, d), tf.where(up, c, new_point),
+                    tf.where(up[..., 0], f_new, fd), tf.where(up[..., 0], fc, f_new))
+  best = tf.maximum(tf.maximum(fc, fd), tf.reduce_max(vals, axis=0))
+  return v_now - rhs(a_pol), v_now - best
+
+
+def _euler_chunk(economy: base.ConsumptionSavings, method: Method, states: base.State):
+  aggs = economy.aggregates(states)
+  a_pol = method.policy(states, aggs)
+  x_pol, _ = economy.transition(states, a_pol, aggs, _no_shocks(states))
+  probs = economy.exogenous_outcomes(states)
+  outcomes = []
+  for m, nxt in _outcome_states(economy, x_pol, states.z):
+    next_aggs = economy.aggregates(nxt)
+    outcomes.append((probs[..., m], nxt, next_aggs, method.policy(nxt, next_aggs)))
+  return economy.euler_errors(states, a_pol, aggs, outcomes)
+
+
+def bellman_errors(economy: base.Economy, method: Method, states: base.State,
+                   n_grid: int = 33, n_golden: int = 40, chunk: int = 256) -> dict:
+  """Bellman (and, for consumption-savings economies, Euler) errors at every agent of `states`.
+
+  states: cross-sections x [S, N, n_x], e [S, N], z [S]. Returns NumPy arrays [S, N]:
+  'expectation', 'optimality' and, where defined, 'euler' (NaN for constrained agents).
+  """
+  if economy.n_agent_noise or economy.n_aggregate_noise:
+    raise ValueError('exact Bellman errors need an economy without continuous shocks.')
+  bellman = tf.function(lambda s: _bellman_chunk(economy, method, s, n_grid, n_golden))
+  euler = (tf.function(lambda s: _euler_chunk(economy, method, s))
+           if isinstance(economy, base.ConsumptionSavings) else None)
+  out = {'expectation': [], 'optimality': [], 'euler': []}
+  S = int(states.z.shape[0])
+  for start in range(0, S, chunk):
+    part = base.State(*[f[start:start + chunk] for f in states])
+    exp_err, opt_err = bellman(part)
+    out['expectation'].append(exp_err.numpy())
+    out['optimality'].append(opt_err.numpy())
+    if euler is not None:
+      err, ok = euler(part)
+      out['euler'].append(np.where(ok.numpy(), err.numpy(), np.nan))
+  return {k: np.concatenate(v, axis=0) for k, v in out.items() if v}
+
+
+def error_table_row(errors: dict) -> dict:
+  """Summary figures of `bellman_errors` output (absolute values; log10 for Euler errors)."""
+  opt, exp = np.abs(errors['optimality']), np.abs(errors['expectation'])
+  row = dict(optimality_mean=float(opt.mean()), optimality_std=float(opt.std()),
+             optimality_p50=float(np.percentile(opt, 50)),
+             optimality_p90=float(np.percentile(opt, 90)),
+             optimality_p99=float(np.percentile(opt, 99)),
+             expectation_mean=float(exp.mean()), expectation_std=float(exp.std()),
+             expectation_p50=float(np.percentile(exp, 50)),
+             expectation_p90=float(np.percentile(exp, 90)),
+             expectation_p99=float(np.percentile(exp, 99)))
+  if 'euler' in errors:
+    e = errors['euler'][np.isfinite(errors['euler'])]
+    log_e = np.log10(np.maximum(e, 1e-16))
+    row.update(euler_error_log10_mean=float(log_e.mean()),
+               euler_error_log10_max=float(np.log10(max(e.max(), 1e-16))),
+               euler_unconstrained_share=float(e.size / errors['euler'].size))
+  return row
+
+
+# --- simulation statistics -------------------------------------------------------------------------
+def gini(x: np.ndarray) -> np.ndarray:
+  """Gini coefficient of each cross-section along the last axis (non-negative values)."""
+  x = np.sort(np.maximum(x, 0), axis=-1)
+  n = x.shape[-1]
+  total = x.sum(axis=-1)
+  ranks = np.arange(1, n + 1)
+  g = (2 * (ranks * x).sum(axis=-1)) / (n * np.maximum(total, 1e-300)) - (n + 1) / n
+  return np.where(total > 0, g, 0.0)
+
+
+def path_statistics(economy: base.Economy, path: simulate.Path, burn: int) -> dict:
+  """Aggregates, welfare, inequality and the wealth distribution of a simulated path."""
+  agg = path.aggregates.numpy()[burn:]
+  T = path.utility.shape[0]
+  disc = economy.beta ** np.arange(T)
+  welfare = np.einsum('t,tbn->bn', disc, path.utility.numpy())
+  x = path.states.x.numpy()[burn:, ..., 0]
+  stats = {}
+  for i, name in enumerate(economy.aggregate_names):
+    stats[f'mean_{name}'] = float(agg[..., i].mean())
+    stats[f'std_{name}'] = float(agg[..., i].std())
+  stats['welfare'] = float(welfare.mean())
+  stats['wealth_gini'] = float(gini(x).mean())
+  if path.consumption is not None:
+    stats['consumption_gini'] = float(gini(path.consumption.numpy()[burn:]).mean())
+  for q in (10, 25, 50, 75, 90, 99):
+    stats[f'wealth_p{q}'] = float(np.percentile(x, q))
+  return stats
+
+
+# --- the report ------------------------------------------------------------------------------------
+def methods_for(solver) -> list[Method]:
+  """DeepHAM (the solver's networks) and, where one exists, the conventional benchmark."""
+  methods = [Method('deepham', 'DeepHAM (this run)', solver.policy, solver.value,
+                    solver.policy.conditional_policy)]
+  try:
+    bench = conventional.load_benchmark(solver.economy, solver.config.init.benchmark)
+  except Exception as exc:  # pylint: disable=broad-except
+    logging.info('no conventional benchmark in the validation (%s)', exc)
+    return methods
+  methods.append(Method('ks', f'{bench.name} (same procedure)', bench.policy, bench,
+                        bench.conditional_policy))
+  return methods
+
+
+def _published_rows(economy) -> list[dict]:
+  from deepham.economies import ks  # pylint: disable=g-import-not-at-top
+  if not isinstance(economy, ks.KrusellSmith):
+    return []
+  with open(conventional.resolve(_PUBLISHED)) as f:
+    table = json.load(f)['han_yang_e_2025_table2']
+  return [dict(method=label, optimality_mean=v) for label, v in table['rows'].items()]
+
+
+def run(solver, workdir: str) -> dict:
+  """Validates a trained solver; writes validation.csv, paths.npz, figures/; returns summary keys."""
+  cfg, econ = solver.config.validation, solver.economy
+  methods = methods_for(solver)
+  dist = solver.distribution
+  n_paths = min(cfg.n_paths, int(dist[0].shape[0]))
+  start = base.State(*[tf.convert_to_tensor(v)[:n_paths] for v in dist])
+  seed = tf.constant([cfg.seed, 7], tf.int64)
+  burn = min(cfg.burn, cfg.periods - 1)
+  rng = np.random.default_rng(cfg.seed)
+  periods = np.sort(rng.choice(np.arange(burn, cfg.periods), size=min(cfg.n_states,
+                                                                       cfg.periods - burn),
+                               replace=False))
+  rows, results, paths = [], {}, {}
+  for method in methods:
+    logging.info('validation: simulating %d paths x %d periods under %s', n_paths, cfg.periods,
+                 method.label)
+    path = simulate.Simulator(econ, method.policy, jit_compile=False).path(
+        start, seed, cfg.periods, keep_states=True)
+    stats = path_statistics(econ, path, burn)
+    states = base.State(*[tf.reshape(tf.gather(f, periods), tf.concat([[-1], tf.shape(f)[2:]], 0))
+                          for f in path.states])
+    row = dict(method=method.label, **stats)
+    if not (econ.n_agent_noise or econ.n_aggregate_noise):
+      logging.info('validation: Bellman errors of %s at %d states', method.label,
+                   int(states.z.shape[0]) * econ.n_agents)
+      errs = bellman_errors(econ, method, states, cfg.n_grid, cfg.n_golden)
+      row.update(error_table_row(errs))
+      results[method.key] = dict(errors=errs, x=states.x.numpy()[..., 0], row=row)
+    rows.append(row)
+    paths[method.key] = path
+  rows += _published_rows(econ)
+  table = pd.DataFrame(rows).set_index('method')
+  table.to_csv(os.path.join(workdir, 'validation.csv'))
+  _save_paths(workdir, paths, periods, results)
+  from deepham import figures  # pylint: disable=g-import-not-at-top
+  figures.validation_figures(solver, methods, paths, results, burn,
+                             os.path.join(workdir, 'figures'))
+  _log_table(table)
+  return _summary_keys(results, table, methods)
+
+
+def _save_paths(workdir, paths, periods, results) -> None:
+  arrays = {'validation_periods': periods}
+  for key, path in paths.items():
+    arrays[f'{key}_aggregates'] = path.aggregates.numpy()
+    arrays[f'{key}_z'] = path.z.numpy()
+    if key in results:
+      for name, err in results[key]['errors'].items():
+        arrays[f'{key}_bellman_{name}'] = err
+      arrays[f'{key}_states_x'] = results[key]['x']
+  np.savez_compressed(os.path.join(workdir, 'paths.npz'), **arrays)
+
+
+def _log_table(table: pd.DataFrame) -> None:
+  cols = [c for c in ('optimality_mean', 'optimality_std', 'optimality_p90', 'expectation_mean',
+                      'euler_error_log10_mean', 'euler_error_log10_max', 'mean_K', 'std_K',
+                      'welfare', 'wealth_gini', 'consumption_gini') if c in table.columns]
+  with pd.option_context('display.width', 200, 'display.max_columns', 20,
+                         'display.float_format', '{:.5g}'.format):
+    logging.info('validation (Bellman errors in value units; Euler errors log10):\n%s',
+                 table[cols].to_string(na_rep=''))
+
+
+def _summary_keys(results, table, methods) -> dict:
+  out = {'bellman_error': {}, 'euler_error_log10_mean': {}, 'statistics': {}}
+  for m in methods:
+    row = table.loc[m.label].dropna().to_dict()
+    out['statistics'][m.key] = {k: v for k, v in row.items()
+                                if not k.startswith(('optimality', 'expectation', 'euler'))}
+    if m.key in results:
+      r = results[m.key]['row']
+      entry = {k: r[k] for k in ('optimality_mean', 'optimality_std', 'expectation_mean')}
+      if 'euler_error_log10_mean' in r:
+        entry['euler_error_log10_mean'] = r['euler_error_log10_mean']
+        out['euler_error_log10_mean'][m.key] = r['euler_error_log10_mean']
+      out['bellman_error'][m.key] = entry
+  return {k: v for k, v in out.items() if v}
+

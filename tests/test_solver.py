@@ -1,0 +1,284 @@
+"""The DeepHAM solver: symmetry, gradient isolation, closed forms, checkpoints (issue: solver)."""
+
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import deepham
+from configs import brock_mirman as bm_config
+from configs import ks_game
+from deepham import errors
+from deepham import main
+from deepham import train
+from deepham import workdir as workdir_lib
+from deepham.economies import base
+from deepham.economies import brock_mirman
+from deepham.economies import ks
+from deepham.solver import networks
+from deepham.solver import policy as policy_lib
+from deepham.solver import simulate
+from deepham.solver import value as value_lib
+
+
+def _solver(arg='tiny', **overrides):
+  config = ks_game.get_config(arg)
+  for path, v in overrides.items():
+    section, field = path.split('__')
+    config[section][field] = v
+  return train.Solver(config)
+
+
+def _random_cross_sections(econ, n_paths, seed=0, k_max=120.0):
+  rng = np.random.default_rng(seed)
+  z, e = econ.chain.draw_initial(n_paths, econ.n_agents, rng)
+  x = rng.uniform(0.5, k_max, (n_paths, econ.n_agents, 1))
+  return simulate.as_state(base.State(x, e, z), tf.float32)
+
+
+@pytest.fixture(scope='module')
+def gm_solver():
+  """A tiny KS solver with fixed and generalized moments and input statistics from a burn-in."""
+  s = _solver('tiny,gm2', network__n_fixed_moments=2)
+  s.burn_in()
+  return s
+
+
+def test_moments_are_permutation_invariant_and_policy_equivariant(gm_solver):
+  s = gm_solver
+  state = _random_cross_sections(s.economy, 6)
+  perm = np.random.default_rng(1).permutation(s.economy.n_agents)
+  shuffled = base.State(tf.gather(state.x, perm, axis=1), tf.gather(state.e, perm, axis=1),
+                        state.z)
+  for net in [s.policy.net] + s.value.nets:
+    m1 = net.moments(s.normalizer.dist(state))
+    m2 = net.moments(s.normalizer.dist(shuffled))
+    assert m1.shape[-1] == 4  # mean, variance, two generalized moments
+    np.testing.assert_allclose(m1.numpy(), m2.numpy(), rtol=1e-5, atol=1e-6)
+  a1, a2 = s.policy(state).numpy(), s.policy(shuffled).numpy()
+  np.testing.assert_allclose(a1[:, perm], a2, rtol=1e-5, atol=1e-7)
+  v1, v2 = s.value(state).numpy(), s.value(shuffled).numpy()
+  np.testing.assert_allclose(v1[:, perm], v2, rtol=1e-5)
+
+
+def test_refitting_input_statistics_keeps_every_network_the_same(gm_solver):
+  s = gm_solver
+  state = _random_cross_sections(s.economy, 5, seed=3, k_max=300.0)
+  before = s.policy(state).numpy(), s.value(state).numpy()
+  s.normalizer.fit(state, [s.policy.net] + s.value.nets)
+  assert s.normalizer.dist_std.numpy()[0] > 50  # the statistics really changed
+  np.testing.assert_allclose(s.policy(state).numpy(), before[0], atol=2e-6)
+  np.testing.assert_allclose(s.value(state).numpy(), before[1], rtol=2e-6)
+
+
+def test_fast_game_gives_the_same_objective_and_gradient_as_one_tape():
+  s = _solver('tiny', policy__t_unroll=12)
+  s.burn_in()
+  batch = s.next_batch()
+  seed = s.seed(3, 0)
+  s.trainer.fast = True
+  loss_fast, g_fast, _ = s.trainer.loss_and_gradient(batch, seed)
+  s.trainer.fast = False
+  loss_full, g_full, _ = s.trainer.loss_and_gradient(batch, seed)
+  np.testing.assert_allclose(loss_fast.numpy(), loss_full.numpy(), rtol=1e-5)
+  for a, b in zip(g_fast, g_full):
+    np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=2e-3, atol=1e-5 * np.abs(b).max())
+  assert max(float(tf.reduce_max(tf.abs(g))) for g in g_fast) > 0
+
+
+class _Probe(ks.KrusellSmith):
+  """KS with zero perturbations added to actions and to the price aggregates, to read
+  the loss's gradient with respect to them."""
+
+  def __init__(self, params, n_paths):
+    super().__init__(params)
+    self.d_action = tf.Variable(tf.zeros([n_paths, params.n_agents, 1]))
+    self.d_aggregate = tf.Variable(tf.zeros([n_paths, 1]))
+    self.active = False  # only while the objective is measured
+
+  def aggregates(self, state):
+    agg = super().aggregates(state)
+    return agg + self.d_aggregate if self.active else agg
+
+  def transition(self, state, action, aggregates, shocks):
+    if self.active:
+      action = action + self.d_action
+    return super().transition(state, action, aggregates, shocks)
+
+
+@pytest.mark.parametrize('mode, price_taking, others, prices', [
+    ('game', True, False, False),
+    ('game', False, True, True),  # the optimising agent's 1/N impact passes through
+    ('planner', True, True, True),
+])
+def test_gradient_isolation(mode, price_taking, others, prices):
+  """Game: no gradient from other agents' actions nor (price taking) from the aggregates that
+  set prices; planner: both carry gradient."""
+  config = ks_game.get_config('tiny')
+  config.mode = mode
+  config.policy.price_taking = price_taking
+  config.policy.t_unroll = 8
+  n = config.policy.batch_size
+  probe = _Probe(ks.KSParams.from_config(config.economy), n)
+  s = train.Solver(config, economy=probe)
+  s.burn_in()
+  batch = s.next_batch()
+  probe.active = True
+  with tf.GradientTape() as tape:
+    value, _ = s.objective.full(batch, s.objective.draw_shocks(n, s.seed(3, 0), tf.float32))
+  g_action, g_agg = tape.gradient(value, [probe.d_action, probe.d_aggregate])
+  assert float(tf.reduce_max(tf.abs(g_action[:, 0]))) > 0
+  assert (float(tf.reduce_max(tf.abs(g_action[:, 1:]))) > 0) == others
+  assert (g_agg is not None and float(tf.reduce_max(tf.abs(g_agg))) > 0) == prices
+
+
+def test_brock_mirman_saving_rate_is_alpha_beta(tmp_path):
+  """Brock and Mirman (1972): log utility, full depreciation; the optimal saving rate of output
+  is alpha * beta whatever the state. DeepHAM's learned rate is within 1% of it."""
+  config = bm_config.get_config()
+  config.validation.n_states = 2
+  main.run(config, str(tmp_path), 'solve')
+  sol = deepham.load(str(tmp_path))
+  d = sol.distribution()
+  econ = sol.economy
+  saving = 1 - sol.policy(d['x'], d['e'], d['z'])[..., 0]
+  ab = econ.params.alpha * econ.params.beta
+  assert np.max(np.abs(saving - ab)) / ab < 0.01, (saving.min(), saving.max(), ab)
+
+
+def test_value_regression_recovers_the_brock_mirman_value():
+  """Regression on simulated lifetime utility under the optimal policy recovers
+  V(k) = A + alpha / (1 - alpha beta) log k (deterministic technology, so each target is V
+  itself up to beta^200 = 7e-10: what is tested is the regression)."""
+  config = bm_config.get_config()
+  config.economy.update(dict(k_spread=0.8, z_values=(1.0,), z_transition=((1.0,),)))
+  econ = brock_mirman.BrockMirman(brock_mirman.BMParams.from_config(config.economy))
+  optimal = lambda state, aggs: tf.fill(tf.concat([tf.shape(state.e), [1]], 0),
+                                        tf.constant(econ.optimal_share(), state.x.dtype))
+  sim = simulate.Simulator(econ, optimal)
+  start = simulate.as_state(econ.initial_state(4096, np.random.default_rng(0)), tf.float64)
+  data, _ = value_lib.simulate_values(sim, start, [0, 0], 0, 200, 200, 200)
+  norm = networks.Normalizer(econ, tf.float64)
+  norm.fit(data.states)
+  ens = value_lib.ValueEnsemble(econ, norm, 1, dict(widths=(24, 24), act='tanh', n_fixed=0,
+                                                    n_generalized=0, gm_widths=(4,)),
+                                np.random.default_rng(0), tf.float64)
+  value_lib.ValueFitter(ens, 3e-3, 64).fit(data, 200, seed=0)
+  test = simulate.as_state(econ.initial_state(64, np.random.default_rng(9)), tf.float64)
+  exact = econ.closed_form_value(test).numpy()
+  err = np.abs(ens(test).numpy() - exact)
+  scale = exact.max() - exact.min()
+  assert err.mean() < 0.005 * scale and err.max() < 0.025 * scale, (err.mean(), err.max(), scale)
+
+
+def test_tiny_run_writes_every_workdir_file(tiny_run):
+  """Too small to test accuracy: it checks the plumbing end to end."""
+  workdir, summary = tiny_run
+  for name in ('config.json', 'metrics.csv', 'summary.json', 'validation.csv', 'paths.npz',
+               'checkpoints/checkpoint', 'figures/policy.png', 'figures/policy.pdf',
+               'figures/aggregate_path.png', 'figures/generalized_moment.png'):
+    assert os.path.exists(os.path.join(workdir, name)), name
+  assert os.listdir(os.path.join(workdir, 'tensorboard'))
+  for key in ('mode', 'n_agents', 'mean_K', 'std_K', 'final_validation_utility', 'seconds',
+              'policy_steps'):
+    assert key in summary, key
+  assert summary['policy_steps'] == 12 and summary['mode'] == 'game'
+  import pandas as pd  # pylint: disable=g-import-not-at-top
+  metrics = pd.read_csv(os.path.join(workdir, 'metrics.csv'))
+  assert list(metrics.step) == [3, 6, 9, 12]
+  assert np.all(np.isfinite(metrics.drop(columns=['value_loss']).to_numpy()))
+
+
+def test_interrupted_run_resumes_and_ends_as_an_uninterrupted_one(tiny_run, tmp_path,
+                                                                  monkeypatch):
+  workdir_full, summary_full = tiny_run
+  workdir = str(tmp_path)
+  original = train.Solver.next_batch
+  calls = {'n': 0}
+
+  def interrupted(self):
+    calls['n'] += 1
+    if calls['n'] == 8:  # during step 8, after the checkpoint at step 6
+      raise KeyboardInterrupt
+    return original(self)
+
+  monkeypatch.setattr(train.Solver, 'next_batch', interrupted)
+  with pytest.raises(KeyboardInterrupt):
+    main.run(ks_game.get_config('tiny'), workdir, 'solve')
+  monkeypatch.setattr(train.Solver, 'next_batch', original)
+  solver = train.Solver(ks_game.get_config('tiny'))
+  assert solver.attach(workdir) and int(solver.step) == 6  # resumes, does not start over
+  summary = main.run(ks_game.get_config('tiny'), workdir, 'solve')
+  assert summary['policy_steps'] == 12
+  for key in ('final_validation_utility', 'mean_K', 'std_K'):
+    np.testing.assert_allclose(summary[key], summary_full[key], rtol=1e-6)
+  a = deepham.load(workdir)._solver.policy.trainable_variables
+  b = deepham.load(workdir_full)._solver.policy.trainable_variables
+  for va, vb in zip(a, b):
+    np.testing.assert_allclose(va.numpy(), vb.numpy(), rtol=1e-6, atol=1e-7)
+
+
+def test_load_evaluates_policy_and_value_on_arrays(tiny_run):
+  workdir, _ = tiny_run
+  sol = deepham.load(workdir)
+  x = np.linspace(1, 80, 2 * sol.n_agents).reshape(2, -1)
+  e = np.ones_like(x, dtype=int)
+  share = sol.policy(x, e, [0, 1])
+  v = sol.value(x, e, [0, 1])
+  assert share.shape == (2, sol.n_agents, 1) and np.all((share > 0) & (share <= 1))
+  assert v.shape == (2, sol.n_agents) and np.all(np.isfinite(v))
+
+
+def test_a_workdir_holding_another_config_is_refused(tiny_run):
+  workdir, _ = tiny_run
+  other = ks_game.get_config('tiny')
+  other.policy.learning_rate = 1e-3
+  with pytest.raises(errors.WorkdirError, match='policy.learning_rate'):
+    main.run(other, workdir, 'solve')
+
+
+def test_validate_needs_a_finished_run(tmp_path):
+  config = ks_game.get_config('tiny')
+  workdir_lib.prepare(str(tmp_path), config)  # a config, no checkpoint
+  with pytest.raises(errors.WorkdirError, match='does not hold a finished'):
+    main.run(config, str(tmp_path), 'validate')
+
+
+def test_non_finite_loss_stops_cleanly(tmp_path, monkeypatch):
+  original = policy_lib.PolicyTrainer._step
+
+  def poisoned(self, state, seed):
+    loss, end, finite = original(self, state, seed)
+    return loss * np.nan, end, tf.constant(False)
+
+  monkeypatch.setattr(policy_lib.PolicyTrainer, '_step', poisoned)
+  with pytest.raises(errors.NonFiniteError, match='last good checkpoint'):
+    main.run(ks_game.get_config('tiny'), str(tmp_path), 'solve')
+  assert os.path.exists(tmp_path / 'checkpoints' / 'checkpoint')
+  assert not os.path.exists(tmp_path / 'summary.json')
+  with open(tmp_path / 'metrics.csv') as f:
+    assert 'nan' not in f.read().lower()
+
+
+@pytest.mark.parametrize('path, value, field', [
+    ('economy.n_agents', 1, 'economy.n_agents'),
+    ('economy.beta', 1.2, 'economy.beta'),
+    ('economy.name', 'nonexistent', 'economy.name'),
+    ('mode', 'anarchy', 'mode'),
+    ('policy.batch_size', 0, 'policy.batch_size'),
+    ('policy.t_unroll', -3, 'policy.t_unroll'),
+    ('value.epochs', 0, 'value.epochs'),
+    ('network.width', (24, 0), 'network.width'),
+    ('value.window', 150, 'value.window'),
+    ('dtype', 'float16', 'dtype'),
+])
+def test_bad_config_names_the_field(path, value, field):
+  config = ks_game.get_config('tiny')
+  node = config
+  parts = path.split('.')
+  for p in parts[:-1]:
+    node = node[p]
+  node[parts[-1]] = value
+  with pytest.raises(errors.ConfigError, match=field.replace('.', r'\.')):
+    train.Solver(config)

@@ -1,0 +1,96 @@
+"""Validation: Bellman errors on closed forms, perturbed policies, and the report (issue 4)."""
+
+import logging
+import os
+
+import numpy as np
+import pandas as pd
+import pytest
+import tensorflow as tf
+
+from deepham import main
+from deepham import validate
+from deepham.economies import base
+from deepham.economies import brock_mirman
+from deepham.solver import simulate
+
+
+class _ClosedForm:
+  """Brock-Mirman value of saving `rate` forever, through the validation value interface."""
+
+  def __init__(self, econ, rate):
+    self.econ, self.rate = econ, rate
+
+  def raw(self, dist):
+    return dist[..., :0]  # the value does not depend on the others
+
+  def evaluate(self, own, mean_raw):
+    return self.econ.closed_form_value(own, self.rate)
+
+
+def _method(econ, rate):
+  share = 1 - rate
+  policy = lambda state, aggs: tf.fill(tf.concat([tf.shape(state.e), [1]], 0),
+                                       tf.constant(share, state.x.dtype))
+  return validate.Method('exact', f'save {rate:.3f}', policy, _ClosedForm(econ, rate),
+                         lambda own, ref: policy(own, None))
+
+
+@pytest.fixture(scope='module')
+def bm():
+  econ = brock_mirman.BrockMirman(brock_mirman.BMParams(n_agents=5, k_spread=0.8))
+  states = simulate.as_state(econ.initial_state(40, np.random.default_rng(0)), tf.float64)
+  return econ, states
+
+
+def test_bellman_error_of_the_exact_solution_is_zero(bm):
+  econ, states = bm
+  ab = econ.params.alpha * econ.params.beta
+  errs = validate.bellman_errors(econ, _method(econ, ab), states)
+  assert np.max(np.abs(errs['expectation'])) < 1e-10
+  assert np.max(np.abs(errs['optimality'])) < 1e-9
+
+
+def test_perturbed_policy_has_zero_expectation_error_and_positive_optimality_error(bm):
+  """A policy evaluated with its own exact value function satisfies the Bellman expectation
+  equation; its optimality error grows with its distance from the optimum."""
+  econ, states = bm
+  ab = econ.params.alpha * econ.params.beta
+  previous = 0.0
+  for gap in (0.02, 0.05, 0.1):
+    errs = validate.bellman_errors(econ, _method(econ, ab + gap), states)
+    assert np.max(np.abs(errs['expectation'])) < 1e-10
+    opt = np.abs(errs['optimality']).mean()
+    assert opt > previous + 1e-5
+    previous = opt
+
+
+def test_gini():
+  assert validate.gini(np.ones((3, 10))).max() < 1e-12
+  one_rich = np.zeros(100)
+  one_rich[0] = 1.0
+  np.testing.assert_allclose(validate.gini(one_rich), 0.99, atol=1e-12)
+  x = np.random.default_rng(0).exponential(size=200_000)  # Gini of an exponential is 1/2
+  np.testing.assert_allclose(validate.gini(x), 0.5, atol=0.005)
+
+
+def test_report_holds_published_and_computed_rows(tiny_run, caplog):
+  workdir, summary = tiny_run
+  table = pd.read_csv(os.path.join(workdir, 'validation.csv'), index_col='method')
+  for row in ('DeepHAM (this run)', 'KS method (same procedure)', 'KS method (published)',
+              'DeepHAM, 1 generalized moment (published)'):
+    assert row in table.index
+  for method in ('deepham', 'ks'):
+    for key in ('optimality_mean', 'optimality_std', 'expectation_mean',
+                'euler_error_log10_mean'):
+      assert np.isfinite(summary['bellman_error'][method][key])
+    assert summary['euler_error_log10_mean'][method] < 0
+  np.testing.assert_allclose(table.loc['KS method (published)', 'optimality_mean'], 0.0253)
+  # The printed table, re-validating the finished run.
+  with caplog.at_level(logging.INFO):
+    from configs import ks_game  # pylint: disable=g-import-not-at-top
+    again = main.run(ks_game.get_config('tiny'), workdir, 'validate')
+  text = caplog.text
+  for row in ('DeepHAM (this run)', 'KS method (same procedure)', 'KS method (published)'):
+    assert row in text
+  assert again['bellman_error'] == summary['bellman_error']

@@ -43,7 +43,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.network = ml_collections.ConfigDict(dict(
       width=(24, 24),  # hidden layers of the policy and value networks (a tuple)
       activation='tanh',
-      n_fixed_moments=0,  # 0 none, 1 cross-sectional mean, 2 mean and variance
+      n_fixed_moments=0,  # P: cross-sectional means of x, ..., x^P (0 to 4)
       n_generalized_moments=1,  # J: outputs of the learned basis Q, averaged over agents
       gm_width=(12, 12),  # hidden layers of the basis network Q
   ))
@@ -51,6 +51,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
       policy='economy',  # 'economy' (its steady-state consumption share) | 'benchmark' (KS method)
       benchmark='data/ks_benchmark/ks_solution.npz',  # used when policy = 'benchmark'
       n_paths=384,  # independent paths of the simulated distribution
+      restart=False,  # True: training simulations start afresh from the initial cross-section
       t_burn=6000,  # burn-in periods under the initial policy
       imitation_steps=500,  # warm start: the policy network first fits the initial policy
       imitation_batch=64,
@@ -73,6 +74,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
       t_unroll=150,  # periods of the differentiable simulated path
       batch_size=384,  # initial cross-sections per step
       learning_rate=4e-4,
+      learning_rate_end=4e-4,  # exponential decay to this over all steps (equal: constant)
       adam_beta1=0.99,
       adam_beta2=0.99,
       rounds=5,  # value refits; each followed by steps_per_round policy steps

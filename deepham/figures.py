@@ -150,3 +150,29 @@ def validation_figures(solver, methods, paths, results, burn: int, directory: st
                 title='value against the generalized moment')
     axes[1].legend()
     save(fig, directory, 'generalized_moment')
+
+
+def euler_figures(arrays: dict, nu: float, directory: str) -> None:
+  """Euler residual bands and policies along the test trajectories (investment economy)."""
+  res = np.abs(arrays['residuals']).mean(axis=2)  # [T, paths]: mean |residual| over firms
+  t = np.arange(res.shape[0])
+  fig, ax = plt.subplots(figsize=(6, 3.5))
+  ax.plot(t, res.mean(axis=1), label='mean over paths')
+  ax.fill_between(t, np.percentile(res, 2.5, axis=1), np.percentile(res, 97.5, axis=1),
+                  alpha=0.3, label='2.5-97.5 percentiles')
+  ax.set(xlabel='period', ylabel='mean |Euler residual| over firms', yscale='log',
+         title=f'Euler residuals along test paths (nu = {nu:g})')
+  ax.legend()
+  save(fig, directory, 'euler_residuals')
+
+  u = arrays['policy'].mean(axis=2)
+  fig, ax = plt.subplots(figsize=(6, 3.5))
+  for j in range(min(5, u.shape[1])):
+    ax.plot(t, u[:, j], color=_colors(j), lw=1, label='learned' if j == 0 else None)
+    if 'exact_policy' in arrays:
+      ax.plot(t, arrays['exact_policy'].mean(axis=2)[:, j], color='k', ls=':', lw=1,
+              label='exact (LQ)' if j == 0 else None)
+  ax.set(xlabel='period', ylabel='investment u (mean over firms)',
+         title=f'policy along equilibrium paths (nu = {nu:g})')
+  ax.legend()
+  save(fig, directory, 'policy_paths')

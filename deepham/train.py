@@ -76,11 +76,18 @@ class Solver:
     self.value = value_lib.ValueEnsemble(econ, self.normalizer, config.value.n_nets, net_kwargs,
                                          rng, dtype)
     pc = config.policy
-    self.objective = policy_lib.UtilityObjective(econ, self.policy, self.value, config.mode,
-                                                 pc.price_taking, pc.t_unroll)
-    self.trainer = policy_lib.PolicyTrainer(self.objective, pc.learning_rate, pc.adam_beta1,
-                                            pc.adam_beta2, fast=pc.fast_game,
-                                            jit_forward=config.run.jit)
+    if pc.objective == 'euler':
+      self.objective = policy_lib.EulerObjective(econ, self.policy)
+    else:
+      self.objective = policy_lib.UtilityObjective(econ, self.policy, self.value, config.mode,
+                                                   pc.price_taking, pc.t_unroll)
+    lr = pc.learning_rate
+    if pc.learning_rate_end != pc.learning_rate:  # exponential decay over all policy steps
+      lr = tf.keras.optimizers.schedules.ExponentialDecay(
+          pc.learning_rate, pc.rounds * pc.steps_per_round,
+          pc.learning_rate_end / pc.learning_rate)
+    self.trainer = policy_lib.PolicyTrainer(self.objective, lr, pc.adam_beta1, pc.adam_beta2,
+                                            fast=pc.fast_game, jit_forward=config.run.jit)
     self.fitter = value_lib.ValueFitter(self.value, config.value.learning_rate,
                                         config.value.batch_size, config.value.adam_beta1,
                                         config.value.adam_beta2)
@@ -142,25 +149,44 @@ class Solver:
     cfg, econ = self.config.init, self.economy
     rule = self.initial_policy()
     sim = simulate.Simulator(econ, rule, jit_compile=self.config.run.jit)
-    start = econ.initial_state(cfg.n_paths, np.random.default_rng(self.config.seed))
-    state = simulate.as_state(start, self.dtype)
+    state = self.fresh_start(0)
     n_fit = min(1000, cfg.t_burn)
     logging.info('burn-in: %d periods of %d paths x %d agents under the %s policy', cfg.t_burn,
                  cfg.n_paths, econ.n_agents, cfg.policy)
-    state = sim.advance(state, self.seed(_BURN, 0), cfg.t_burn - n_fit).state
-    snaps, chunks = sim.snapshots(state, self.seed(_BURN, 1), n_fit, max(n_fit // 10, 1))
-    sample = base.State(*[tf.concat(f, axis=0) for f in zip(*snaps)])
+    if n_fit:
+      state = sim.advance(state, self.seed(_BURN, 0), cfg.t_burn - n_fit).state
+      snaps, chunks = sim.snapshots(state, self.seed(_BURN, 1), n_fit, max(n_fit // 10, 1))
+      sample = base.State(*[tf.concat(f, axis=0) for f in zip(*snaps)])
+      state = chunks[-1].state
+    else:
+      sample = state
     self.normalizer.fit(sample)
     mse = policy_lib.imitate(self.policy, rule, sample, cfg.imitation_steps,
                              cfg.imitation_batch, cfg.imitation_learning_rate, self.config.seed)
     logging.info('policy network imitates the initial policy: MSE %.3g', mse)
-    _assign(self.distribution, chunks[-1].state)
+    _assign(self.distribution, state)
     self.burned.assign(1)
+
+  def finished(self) -> bool:
+    """True once every round (and the final value fit, if the objective uses values) is done."""
+    pc = self.config.policy
+    return int(self.round) >= pc.rounds and (pc.objective != 'utility' or
+                                              int(self.value_round) >= pc.rounds)
+
+  def fresh_start(self, n: int) -> base.State:
+    """The economy's starting cross-section, draw n (draw 0 starts the burn-in)."""
+    rng = np.random.default_rng([self.config.seed, n])
+    return simulate.as_state(self.economy.initial_state(self.config.init.n_paths, rng),
+                             self.dtype)
+
+  def start_state(self, n: int) -> base.State:
+    """Where training simulations start: the distribution, or (init.restart) a fresh draw."""
+    return self.fresh_start(n + 1) if self.config.init.restart else _read(self.distribution)
 
   def fit_value(self, label: str) -> None:
     vc = self.config.value
     r = int(self.value_round) + 1
-    data, final = value_lib.simulate_values(self.simulator, _read(self.distribution),
+    data, final = value_lib.simulate_values(self.simulator, self.start_state(10**6 + r),
                                             self.seed(_VALUE, r), 0, vc.horizon, vc.window,
                                             vc.every)
     _assign(self.distribution, final)
@@ -180,13 +206,14 @@ class Solver:
     """Simulates the distribution forward and stores snapshots as initial states for steps."""
     pc = self.config.policy
     n = int(self.pool_refreshes)
-    state = _read(self.distribution)
-    state = self.simulator.advance(state, self.seed(_POOL, 2 * n), pc.pool_periods -
-                                   pc.pool_last).state
+    state = self.simulator.advance(self.start_state(n), self.seed(_POOL, 2 * n),
+                                   pc.pool_periods - pc.pool_last).state
     snaps, chunks = self.simulator.snapshots(state, self.seed(_POOL, 2 * n + 1), pc.pool_last,
                                              pc.pool_every)
     _assign(self.distribution, chunks[-1].state)
     pool = base.State(*[tf.concat(f, axis=0) for f in zip(*snaps)])
+    if self.config.init.restart:  # the states change along each trajectory: follow them
+      self.normalizer.fit(pool, [self.policy.net] + self.value.nets)
     s = tf.random.experimental.stateless_split(self.seed(_SHUFFLE, n), 2)
     order = tf.argsort(tf.random.stateless_uniform([self.pool_size], s[0]))
     pool = base.State(*[tf.gather(f, order) for f in pool])
@@ -228,9 +255,10 @@ class Solver:
       self.burn_in()
       self.save()
     total_steps = pc.rounds * pc.steps_per_round
+    uses_value = pc.objective == 'utility'
     while int(self.round) < pc.rounds:
       r = int(self.round)
-      if int(self.value_round) < r:
+      if uses_value and int(self.value_round) < r:
         self.fit_value(f'round {r + 1}/{pc.rounds}')
         self.save()
       prog = progress_lib.Progress(f'policy round {r + 1}/{pc.rounds}', total_steps,
@@ -255,7 +283,7 @@ class Solver:
           self.save()
       self.round.assign_add(1)
       self.save()
-    if int(self.value_round) < pc.rounds:
+    if uses_value and int(self.value_round) < pc.rounds:
       self.fit_value('final policy')
       self.save()
     logging.info('training done: %d policy steps in %.1f s', int(self.step), self.seconds())
@@ -264,14 +292,16 @@ class Solver:
     first = self.economy.aggregate_names[0]
     util = self.validation_utility()
     mean_first = self.statistics(_read(self.distribution))[first]
+    value_loss = float(self.value_loss)
     row = dict(step=step, round=int(self.round) + 1, policy_loss=float(loss),
-               value_loss=float(self.value_loss), validation_utility=util,
+               value_loss=value_loss if np.isfinite(value_loss) else '',  # none yet / not used
+               validation_utility=util,
                elapsed_seconds=self.seconds())
     row[f'mean_{first}'] = mean_first
     metrics.write(row)
     with writer.as_default(step=step):
       for k, v in row.items():
-        if k not in ('step', 'round'):
+        if k not in ('step', 'round') and v != '':
           tf.summary.scalar(k, v)
     logging.info('step %d: policy loss %.6g, validation utility %.6g, mean %s %.4f', step, loss,
                  util, first, mean_first)
@@ -294,7 +324,7 @@ def run(config: ml_collections.ConfigDict, workdir: str, action: str = 'solve') 
   solver = Solver(config)
   resumed = solver.attach(workdir)
   if action == 'validate':
-    if not resumed or int(solver.value_round) < config.policy.rounds:
+    if not resumed or not solver.finished():
       raise errors.WorkdirError(f'{workdir} does not hold a finished DeepHAM run to validate; '
                                 'run it to the end first (the same command with --action=solve '
                                 'resumes it).')

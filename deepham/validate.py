@@ -219,9 +219,77 @@ def _published_rows(economy) -> list[dict]:
   return [dict(method=label, optimality_mean=v) for label, v in table['rows'].items()]
 
 
+def euler_residuals(economy, policy, states: base.State, n_draws: int, n_quadrature: int,
+                    seed: int = 0, chunk: int = 512) -> np.ndarray:
+  """Euler residuals [S, N] at cross-sections `states`, with the expectation over `n_draws`
+  idiosyncratic draws and `n_quadrature` Gauss-Hermite nodes of the aggregate shock."""
+  from deepham.solver import policy as policy_lib  # pylint: disable=g-import-not-at-top
+  objective = policy_lib.EulerObjective(economy, policy)
+  nodes, weights = economy.aggregate_quadrature(n_quadrature)
+
+  @tf.function
+  def residual(part, noises):
+    action = policy(part)
+    outcomes = []
+    for m in range(n_draws):
+      for w, nxt, aggs, act in objective.outcomes(part, action, noises[m], nodes, weights):
+        outcomes.append((w / n_draws, nxt, aggs, act))
+    return economy.euler_residual(part, action, outcomes)
+
+  rng = np.random.default_rng(seed)
+  out = []
+  S = int(states.z.shape[0])
+  for start in range(0, S, chunk):
+    part = base.State(*[f[start:start + chunk] for f in states])
+    shape = (n_draws,) + tuple(part.e.shape) + (economy.n_agent_noise,)
+    noises = tf.constant(rng.standard_normal(shape), part.x.dtype)
+    out.append(residual(part, noises).numpy())
+  return np.concatenate(out, axis=0)
+
+
+def run_euler(solver, workdir: str) -> dict:
+  """Validation of economies with an Euler residual (the investment economy): residuals along
+  test trajectories from the initial condition, and the error against an exact policy."""
+  cfg, econ = solver.config.validation, solver.economy
+  start = solver.fresh_start(10**9 + cfg.seed)
+  n_paths = int(start.z.shape[0])
+  path = simulate.Simulator(econ, solver.policy, jit_compile=False).path(
+      start, tf.constant([cfg.seed, 7], tf.int64), cfg.periods, keep_states=True)
+  T = cfg.periods
+  states = base.State(*[tf.reshape(f, tf.concat([[-1], tf.shape(f)[2:]], 0))
+                        for f in path.states])
+  logging.info('validation: Euler residuals at %d states (%d draws x %d nodes)',
+               int(states.z.shape[0]) * econ.n_agents, cfg.euler_draws, cfg.quadrature)
+  res = euler_residuals(econ, solver.policy, states, cfg.euler_draws, cfg.quadrature,
+                        seed=cfg.seed).reshape(T, n_paths, -1)
+  row = dict(method='DeepHAM (this run)', objective=solver.config.policy.objective,
+             nu=float(econ.params.nu), euler_mse_test=float(np.mean(res ** 2)),
+             euler_abs_p50=float(np.percentile(np.abs(res), 50)),
+             euler_abs_p99=float(np.percentile(np.abs(res), 99)))
+  u = solver.policy(states).numpy()[..., 0].reshape(T, n_paths, -1)
+  arrays = dict(residuals=res, policy=u, mean_x=path.aggregates.numpy()[..., 0])
+  if econ.params.nu == 1:
+    exact = econ.exact_policy(states).numpy()[..., 0].reshape(T, n_paths, -1)
+    err = np.abs(u - exact)
+    row.update(policy_abs_error=float(err.mean()), policy_rel_error=float(np.mean(
+        err / np.abs(exact))), policy_abs_error_max=float(err.max()))
+    arrays['exact_policy'] = exact
+  np.savez_compressed(os.path.join(workdir, 'paths.npz'), **arrays)
+  table = pd.DataFrame([row]).set_index('method')
+  table.to_csv(os.path.join(workdir, 'validation.csv'))
+  from deepham import figures  # pylint: disable=g-import-not-at-top
+  figures.euler_figures(arrays, econ.params.nu, os.path.join(workdir, 'figures'))
+  with pd.option_context('display.width', 200, 'display.float_format', '{:.4g}'.format):
+    logging.info('validation:\n%s', table.to_string())
+  keys = ('objective', 'nu', 'euler_mse_test', 'policy_abs_error', 'policy_rel_error')
+  return {k: row[k] for k in keys if k in row}
+
+
 def run(solver, workdir: str) -> dict:
   """Validates a trained solver; writes validation.csv, paths.npz, figures/; returns summary keys."""
   cfg, econ = solver.config.validation, solver.economy
+  if hasattr(econ, 'euler_residual'):
+    return run_euler(solver, workdir)
   methods = methods_for(solver)
   dist = solver.distribution
   n_paths = min(cfg.n_paths, int(dist[0].shape[0]))

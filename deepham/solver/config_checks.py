@@ -4,18 +4,19 @@ from deepham import errors
 from deepham.solver import networks
 
 MODES = ('game', 'planner')
-OBJECTIVES = ('utility',)
+OBJECTIVES = ('utility', 'euler')
 INIT_POLICIES = ('economy', 'benchmark')
 DTYPES = ('float32', 'float64')
 
 _POSITIVE_INTS = (
-    'init.n_paths', 'init.t_burn', 'init.imitation_batch',
+    'init.n_paths', 'init.imitation_batch',
     'policy.t_unroll', 'policy.batch_size', 'policy.rounds', 'policy.steps_per_round',
     'policy.pool_periods', 'policy.pool_last', 'policy.pool_every',
     'value.n_nets', 'value.horizon', 'value.window', 'value.every', 'value.epochs',
     'value.batch_size',
     'run.log_every', 'run.checkpoint_every', 'run.validation_periods', 'run.final_periods')
-_POSITIVE_FLOATS = ('policy.learning_rate', 'value.learning_rate', 'init.imitation_learning_rate')
+_POSITIVE_FLOATS = ('policy.learning_rate', 'policy.learning_rate_end', 'value.learning_rate',
+                    'init.imitation_learning_rate')
 _UNIT_INTERVAL = ('policy.adam_beta1', 'policy.adam_beta2', 'value.adam_beta1', 'value.adam_beta2')
 
 
@@ -53,8 +54,9 @@ def check(config) -> None:
     v = _get(config, path)
     if not 0 <= v < 1:
       _fail(path, 'in [0, 1)', v)
-  if _get(config, 'init.imitation_steps') < 0:
-    _fail('init.imitation_steps', 'a non-negative integer', config.init.imitation_steps)
+  for path in ('init.imitation_steps', 'init.t_burn'):
+    if not isinstance(_get(config, path), int) or _get(config, path) < 0:
+      _fail(path, 'a non-negative integer', _get(config, path))
   net = config.network
   for path in ('network.width', 'network.gm_width'):
     widths = _get(config, path)
@@ -62,8 +64,8 @@ def check(config) -> None:
       _fail(path, 'a non-empty tuple of positive integers, e.g. (24, 24)', widths)
   if net.activation not in networks._ACTIVATIONS:  # pylint: disable=protected-access
     _fail('network.activation', f'one of {sorted(networks._ACTIVATIONS)}', net.activation)  # pylint: disable=protected-access
-  if net.n_fixed_moments not in (0, 1, 2):
-    _fail('network.n_fixed_moments', '0 (none), 1 (mean) or 2 (mean and variance)',
+  if net.n_fixed_moments not in range(5):
+    _fail('network.n_fixed_moments', '0 (none) to 4 (means of x, x^2, x^3, x^4)',
           net.n_fixed_moments)
   if not isinstance(net.n_generalized_moments, int) or net.n_generalized_moments < 0:
     _fail('network.n_generalized_moments', 'a non-negative integer', net.n_generalized_moments)

@@ -16,6 +16,8 @@ once per path, not once per agent.
 
 from typing import Sequence
 
+import math
+
 import numpy as np
 import tensorflow as tf
 
@@ -63,19 +65,17 @@ class Moments(tf.Module):
   def __init__(self, n_dist: int, n_fixed: int, n_generalized: int, widths: Sequence[int],
                act: str, rng: np.random.Generator, dtype, name=None):
     super().__init__(name=name)
-    if n_fixed not in (0, 1, 2):
-      raise ValueError('n_fixed must be 0 (none), 1 (mean) or 2 (mean and variance).')
+    if n_fixed not in range(5):
+      raise ValueError('n_fixed must be 0 (none) to 4 (means of d, d^2, d^3, d^4).')
     self.n_fixed, self.n_generalized = n_fixed, n_generalized
-    self.size = n_fixed * n_dist + n_generalized  # moments
-    self.raw_size = n_fixed * n_dist + n_generalized  # per-agent contributions (d, d^2, Q(d))
+    self.size = n_fixed * n_dist + n_generalized  # moments = means of the contributions
+    self.raw_size = self.size  # per-agent contributions [d, ..., d^n_fixed, Q(d)]
     self.basis = (MLP(n_dist, widths, n_generalized, act, rng, dtype, name='basis')
                   if n_generalized else None)
 
   def raw(self, dist: tf.Tensor) -> tf.Tensor:
-    """Each agent's contribution [..., N, R]: [d, d^2 (for the variance), Q(d)]."""
-    parts = [dist] if self.n_fixed >= 1 else []
-    if self.n_fixed == 2:
-      parts.append(tf.square(dist))
+    """Each agent's contribution [..., N, R]: [d, d^2, ..., d^n_fixed, Q(d)]."""
+    parts = [dist ** p for p in range(1, self.n_fixed + 1)]
     if self.basis is not None:
       parts.append(self.basis(dist))
     if not parts:
@@ -83,12 +83,8 @@ class Moments(tf.Module):
     return tf.concat(parts, axis=-1)
 
   def finalize(self, mean_raw: tf.Tensor) -> tf.Tensor:
-    """Moments from the cross-sectional mean of `raw`: [..., R] -> [..., size]."""
-    if self.n_fixed < 2:
-      return mean_raw
-    D = (mean_raw.shape[-1] - self.n_generalized) // 2
-    mean, mean_sq = mean_raw[..., :D], mean_raw[..., D:2 * D]
-    return tf.concat([mean, mean_sq - tf.square(mean), mean_raw[..., 2 * D:]], axis=-1)
+    """Moments from the cross-sectional mean of `raw` (here the same numbers)."""
+    return mean_raw
 
   def __call__(self, dist: tf.Tensor) -> tf.Tensor:
     """dist: [..., N, D] normalised distribution inputs -> [..., size]."""
@@ -139,15 +135,20 @@ class SymmetricNet(tf.Module):
     w_exo, w_mom = self.w_common[:n_exo], self.w_common[n_exo:]
     shift = tf.linalg.matvec(self.w_own, c_own, transpose_a=True)
     shift += tf.linalg.matvec(w_exo, c_exo, transpose_a=True)
-    new_rows = [a_exo[:, None] * w_exo]
     m, D = self.moments, a_d.shape[0]
-    if m.n_fixed >= 1:  # mean(old) = a * mean(new) + c
-      w_mean = w_mom[:D]
-      shift += tf.linalg.matvec(w_mean, c_d, transpose_a=True)
-      new_rows.append(a_d[:, None] * w_mean)
-    if m.n_fixed == 2:  # var(old) = a^2 var(new)
-      new_rows.append((a_d ** 2)[:, None] * w_mom[D:2 * D])
-    new_rows.append(w_mom[m.n_fixed * D:])  # generalized moments: the basis absorbs the change
+    P = m.n_fixed
+    if P:  # mean(d_old^p) = sum_j C(p, j) a^j c^(p-j) mean(d_new^j): a linear map of the moments
+      w_fixed = tf.reshape(w_mom[:P * D], [P, D, -1])  # [power, dim, hidden]
+      pw = np.arange(1, P + 1)
+      binom = np.array([[math.comb(p, j) if j <= p else 0 for j in pw] for p in pw], float)
+      a, c = a_d[None, None, :], c_d[None, None, :]  # [1, 1, D]
+      jj, pp = pw[None, :, None], pw[:, None, None]
+      T = (binom[:, :, None] * a ** jj * tf.math.pow(c, np.maximum(pp - jj, 0)) *
+           (jj <= pp))  # [p, j, D]
+      shift += tf.einsum('pdh,pd->h', w_fixed, c[0] ** pw[:, None])
+      w_fixed = tf.einsum('pjd,pdh->jdh', tf.cast(T, w_fixed.dtype), w_fixed)
+      w_mom = tf.concat([tf.reshape(w_fixed, [P * D, -1]), w_mom[P * D:]], axis=0)
+    new_rows = [a_exo[:, None] * w_exo, w_mom]  # generalized moments: the basis absorbs it
     if m.basis is not None:
       w1, b1 = m.basis.weights[0], m.basis.biases[0]
       b1.assign_add(tf.linalg.matvec(w1, c_d, transpose_a=True))

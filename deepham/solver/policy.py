@@ -151,23 +151,73 @@ class UtilityObjective:
     return tf.reduce_mean(util[:, 0] + disc * terminal[:, 0])
 
 
+class EulerObjective:
+  """Mean squared Euler residual on sampled states (Kahou, Fernandez-Villaverde, Perla & Sood).
+
+  The conditional expectation uses one Monte Carlo draw of the N idiosyncratic shocks
+  (concentration of measure) and Gauss-Hermite quadrature over the aggregate shock. The economy
+  supplies `euler_residual(state, action, outcomes)` and `aggregate_quadrature()`.
+  """
+  separable = False
+
+  def __init__(self, economy: base.Economy, policy: PolicyNetwork):
+    if not hasattr(economy, 'euler_residual'):
+      raise ValueError(f'{type(economy).__name__} defines no Euler residual; use '
+                       "policy.objective='utility'.")
+    self.economy, self.policy = economy, policy
+
+  def outcomes(self, state: base.State, action: tf.Tensor, agent_noise: tf.Tensor,
+               nodes: np.ndarray, weights: np.ndarray):
+    """(weight, next state, next aggregates, next action) at each aggregate quadrature node."""
+    econ = self.economy
+    aggs = econ.aggregates(state)
+    B = tf.shape(state.z)[0]
+    dtype = state.x.dtype
+    out = []
+    for node, weight in zip(nodes, weights):
+      shocks = base.Shocks(tf.zeros([B], dtype), tf.zeros(tf.shape(state.e), dtype), agent_noise,
+                           tf.broadcast_to(tf.constant(node, dtype), [B, len(node)]))
+      nxt, _ = econ.step(state, action, aggs, shocks)
+      out.append((float(weight), nxt, econ.aggregates(nxt), self.policy(nxt)))
+    return out
+
+  def residual(self, state: base.State, seed: tf.Tensor) -> tf.Tensor:
+    econ = self.economy
+    action = self.policy(state)
+    noise = tf.random.stateless_normal(
+        tf.concat([tf.shape(state.e), [econ.n_agent_noise]], 0), seed, dtype=state.x.dtype)
+    nodes, weights = econ.aggregate_quadrature()
+    return econ.euler_residual(state, action, self.outcomes(state, action, noise, nodes,
+                                                            weights))
+
+  def loss(self, state: base.State, seed: tf.Tensor) -> tf.Tensor:
+    return tf.reduce_mean(tf.square(self.residual(state, seed)))
+
+
 class PolicyTrainer:
   """One compiled Adam step on a batch of initial cross-sections."""
 
-  def __init__(self, objective: UtilityObjective, learning_rate, adam_beta1: float,
-               adam_beta2: float, fast: bool = True, jit_forward: bool = True):
+  def __init__(self, objective, learning_rate, adam_beta1: float, adam_beta2: float,
+               fast: bool = True, jit_forward: bool = True):
     self.objective = objective
     self.optimizer = tf.keras.optimizers.Adam(learning_rate, beta_1=adam_beta1,
                                               beta_2=adam_beta2, epsilon=1e-8)
     self.variables = list(objective.policy.trainable_variables)
     self.optimizer.build(self.variables)  # slots exist before the compiled step branches on them
     self.fast = fast and objective.separable
-    self._record = tf.function(objective.record, jit_compile=jit_forward)
+    if self.fast:
+      self._record = tf.function(objective.record, jit_compile=jit_forward)
     self.step = tf.function(self._step)
 
   def loss_and_gradient(self, state: base.State, seed: tf.Tensor):
-    """(loss = -objective, gradients, mean end-of-unroll aggregates)."""
+    """(loss, gradients, mean end-of-unroll aggregates); loss = -objective or the Euler MSE."""
     obj = self.objective
+    if isinstance(obj, EulerObjective):
+      with tf.GradientTape() as tape:
+        loss = obj.loss(state, seed)
+      grads = tape.gradient(loss, self.variables,
+                            unconnected_gradients=tf.UnconnectedGradients.ZERO)
+      return loss, grads, tf.reduce_mean(obj.economy.aggregates(state), axis=0)
     shocks = obj.draw_shocks(tf.shape(state.z)[0], seed, state.x.dtype)
     if self.fast:
       aggs, dists, end = self._record(state, shocks)

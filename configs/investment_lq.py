@@ -1,0 +1,63 @@
+"""The Lucas-Prescott N-firm investment economy (Kahou et al.), solved by DeepHAM or by Euler
+residual minimisation; with nu = 1 the exact LQ policy is the benchmark.
+
+python run.py --config=configs/investment_lq.py                                # DeepHAM, nu = 1
+python run.py --config=configs/investment_lq.py --config.policy.objective=euler   # Kahou et al.
+python run.py --config=configs/investment_lq.py --config.economy.nu=1.5          # nonlinear demand
+python run.py --config=configs/investment_lq.py:moments                         # phi = (x, ..., x^4)
+
+Variants (after the colon): 'identity' (phi = x), 'moments' (x, x^2, x^3, x^4), 'learned'
+(generalized moments), 'n1024', 'tiny' (tests).
+"""
+
+import ml_collections
+
+from configs import ks_game
+
+VARIANTS = {
+    'identity': dict(network=dict(n_fixed_moments=1, n_generalized_moments=0)),
+    'moments': dict(network=dict(n_fixed_moments=4, n_generalized_moments=0)),
+    'learned': dict(network=dict(n_fixed_moments=0, n_generalized_moments=2)),
+    'n1024': dict(economy=dict(n_agents=1024)),
+    'tiny': dict(economy=dict(n_agents=16), init=dict(n_paths=8),
+                 value=dict(n_nets=1, horizon=40, window=20, every=4, epochs=2, batch_size=8),
+                 policy=dict(t_unroll=8, batch_size=16, rounds=2, steps_per_round=5,
+                             pool_periods=8, pool_last=8, pool_every=2),
+                 run=dict(log_every=5, checkpoint_every=5, validation_periods=10,
+                          final_periods=10),
+                 validation=dict(n_paths=4, periods=6, euler_draws=2, quadrature=3)),
+}
+
+
+def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
+  config = ks_game.get_config()
+  config.dtype = 'float64'  # policy errors of 1e-4 relative: float64 keeps rounding far below
+  config.mode = 'game'  # firms are price takers
+  config.economy = ml_collections.ConfigDict(dict(
+      name='investment', n_agents=128, beta=0.95, gamma=90.0, delta=0.05, sigma=0.005,
+      eta=0.001, nu=1.0, alpha_0=1.0, alpha_1=1.0, x0_mean=0.9, x0_std=0.05, n_quadrature=7))
+  config.network.update(dict(width=(64, 64), activation='tanh', n_fixed_moments=1,
+                             n_generalized_moments=0, gm_width=(16, 16)))
+  config.init.update(dict(restart=True, n_paths=64, t_burn=0, imitation_steps=300,
+                          imitation_batch=32, imitation_learning_rate=1e-3))
+  config.value.update(dict(n_nets=3, horizon=264, window=200, every=8, epochs=100,
+                           batch_size=64, learning_rate=1e-3, adam_beta1=0.9,
+                           adam_beta2=0.999))
+  config.policy.update(dict(objective='utility', t_unroll=150, batch_size=64,
+                            learning_rate=3e-4, learning_rate_end=1e-6, adam_beta1=0.9,
+                            adam_beta2=0.999, rounds=3, steps_per_round=2000,
+                            pool_periods=64, pool_last=64, pool_every=1))
+  config.run.update(dict(log_every=250, checkpoint_every=500, validation_periods=64,
+                         final_periods=64))
+  config.validation = ml_collections.ConfigDict(dict(
+      n_paths=256,  # test trajectories from X0 ...
+      periods=64,  # ... of this length (Kahou et al.)
+      euler_draws=8,  # expectation: idiosyncratic draws ...
+      quadrature=9,  # ... times Gauss-Hermite nodes of the aggregate shock
+      seed=1, burn=0, n_states=0, n_grid=0, n_golden=0))
+  for name in (arg.split(',') if arg else []):
+    if name not in VARIANTS:
+      raise ValueError(f'unknown variant {name!r}; choose from {sorted(VARIANTS)}')
+    for section, values in VARIANTS[name].items():
+      config[section].update(values)
+  return config

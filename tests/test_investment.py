@@ -1,0 +1,89 @@
+"""The Lucas-Prescott investment economy: exact LQ benchmark and both objectives (issue 6)."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import deepham
+from configs import investment_lq
+from deepham import main
+from deepham import train
+from deepham.economies import base
+from deepham.economies import investment
+from deepham.solver import policy as policy_lib
+from deepham.solver import simulate
+
+
+def _riccati_policy(p: investment.InvestmentParams, iterations=3000):
+  """(H0, H1) by an independent route: one firm's linear regulator given a perceived linear law
+  for mean(X), solved by iterating the discrete Riccati equation, then a fixed point in the law.
+
+  State s = (x, m, 1), control u; payoff (alpha_0 - alpha_1 m) x - gamma/2 u^2 is written as
+  -(s' R s + u' Q u); x' = (1 - delta) x + u, m' = A m + C.
+  """
+  R = np.zeros((3, 3))
+  R[0, 2] = R[2, 0] = -p.alpha_0 / 2
+  R[0, 1] = R[1, 0] = p.alpha_1 / 2
+  Q = np.array([[p.gamma / 2]])
+  B = np.array([[1.0], [0.0], [0.0]])
+  H0, H1 = 0.0, 0.0
+  for _ in range(200):
+    A = np.array([[1 - p.delta, 0, 0], [0, 1 - p.delta + H1, H0], [0, 0, 1]])
+    P = np.zeros((3, 3))
+    for _ in range(iterations):
+      F = np.linalg.solve(Q + p.beta * B.T @ P @ B, p.beta * B.T @ P @ A)
+      P = R + p.beta * A.T @ P @ A - p.beta * A.T @ P @ B @ F
+    F = np.linalg.solve(Q + p.beta * B.T @ P @ B, p.beta * B.T @ P @ A)
+    new = (-F[0, 2], -F[0, 1])
+    assert abs(F[0, 0]) < 1e-10  # investment does not depend on own capital
+    if max(abs(new[0] - H0), abs(new[1] - H1)) < 1e-13:
+      break
+    H0, H1 = new
+  return H0, H1
+
+
+@pytest.mark.parametrize('overrides', [{}, dict(beta=0.9, gamma=40.0, delta=0.1, alpha_1=0.5)])
+def test_lq_coefficients_agree_with_the_riccati_route(overrides):
+  p = investment.InvestmentParams(**overrides)
+  np.testing.assert_allclose(investment.lq_policy(p), _riccati_policy(p), rtol=1e-9,
+                             atol=1e-12)
+
+
+def test_exact_policy_satisfies_the_euler_equation_with_exact_expectation():
+  """With nu = 1 the Euler equation is linear in the shocks: the expectation over w is the
+  value at w = 0 and Gauss-Hermite over omega is exact; the residual is rounding error."""
+  econ = investment.LucasPrescott(investment.InvestmentParams(n_agents=32))
+  state = simulate.as_state(econ.initial_state(10, np.random.default_rng(0)), tf.float64)
+  state = base.State(state.x * np.linspace(0.5, 1.5, 10)[:, None, None], state.e, state.z)
+  exact = econ.exact_policy
+  objective = policy_lib.EulerObjective(econ, exact)
+  nodes, weights = econ.aggregate_quadrature(5)
+  outcomes = objective.outcomes(state, exact(state), tf.zeros([10, 32, 1], tf.float64), nodes,
+                                weights)
+  res = econ.euler_residual(state, exact(state), outcomes).numpy()
+  assert np.max(np.abs(res)) < 1e-13
+
+
+@pytest.mark.parametrize('objective', ['euler', 'utility'])
+def test_short_training_moves_the_policy_toward_the_exact_one(objective, tmp_path):
+  config = investment_lq.get_config()
+  config.economy.n_agents = 32
+  config.init.update(dict(n_paths=16))
+  config.value.update(dict(n_nets=1, epochs=30))
+  config.policy.update(dict(objective=objective, batch_size=32, rounds=1, steps_per_round=500,
+                            t_unroll=150, learning_rate_end=3e-4, pool_periods=32,
+                            pool_last=32, pool_every=1))
+  config.run.update(dict(log_every=100, checkpoint_every=500, validation_periods=32))
+  config.validation.update(dict(n_paths=16, periods=32, euler_draws=2, quadrature=5))
+  solver = train.Solver(config)
+  solver.burn_in()  # the run's starting point: the policy imitates u = delta x
+  test = solver.fresh_start(12345)
+
+  def error(s):
+    return float(tf.reduce_mean(tf.abs(s.policy(test) - s.economy.exact_policy(test))))
+
+  before = error(solver)
+  summary = main.run(config, str(tmp_path), 'solve')
+  after = error(deepham.load(str(tmp_path))._solver)  # pylint: disable=protected-access
+  assert after < before / 10, (before, after)
+  assert summary['policy_rel_error'] < 0.1

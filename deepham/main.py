@@ -10,7 +10,7 @@ import tensorflow as tf
 from deepham import errors
 from deepham import workdir as workdir_lib
 
-METHODS = ('deepham', 'krusell_smith')
+METHODS = ('deepham', 'krusell_smith', 'aiyagari')
 ACTIONS = ('solve', 'validate')
 
 
@@ -34,6 +34,20 @@ def _krusell_smith(config, workdir: str, action: str) -> dict:
   return summary
 
 
+def _aiyagari(config, workdir: str, action: str) -> dict:
+  """The stationary equilibrium of the Davila et al. market economy (aiyagari_solution.npz)."""
+  from deepham.conventional import aiyagari  # pylint: disable=g-import-not-at-top
+  from deepham.economies import davila  # pylint: disable=g-import-not-at-top
+  path = os.path.join(workdir, 'aiyagari_solution.npz')
+  if action == 'validate':
+    sol = aiyagari.AiyagariSolution.load(path)
+  else:
+    sol = aiyagari.solve(davila.DavilaParams.from_config(config.economy),
+                         aiyagari.AiyagariMethodParams.from_config(config.aiyagari))
+    sol.save(path)
+  return workdir_lib.update_summary(workdir, dict(method='aiyagari', **sol.summary()))
+
+
 def check(config: ml_collections.ConfigDict) -> None:
   """Raises ConfigError, naming the field, for any impossible value of `config`."""
   from deepham import economies  # pylint: disable=g-import-not-at-top
@@ -42,6 +56,11 @@ def check(config: ml_collections.ConfigDict) -> None:
     from deepham.economies import ks  # pylint: disable=g-import-not-at-top
     ks.KSParams.from_config(config.economy)
     krusell_smith.KSMethodParams.from_config(config.ks_method)
+  elif config.method == 'aiyagari':
+    from deepham.conventional import aiyagari  # pylint: disable=g-import-not-at-top
+    from deepham.economies import davila  # pylint: disable=g-import-not-at-top
+    davila.DavilaParams.from_config(config.economy)
+    aiyagari.AiyagariMethodParams.from_config(config.aiyagari)
   else:
     from deepham.solver import config_checks  # pylint: disable=g-import-not-at-top
     config_checks.check(config)
@@ -69,6 +88,8 @@ def run(config: ml_collections.ConfigDict, workdir: str, action: str = 'solve',
   start = time.time()
   if config.method == 'krusell_smith':
     summary = _krusell_smith(config, workdir, action)
+  elif config.method == 'aiyagari':
+    summary = _aiyagari(config, workdir, action)
   else:
     from deepham import train  # pylint: disable=g-import-not-at-top
     summary = train.run(config, workdir, action)

@@ -176,7 +176,12 @@ def gini(x: np.ndarray) -> np.ndarray:
 
 
 def path_statistics(economy: base.Economy, path: simulate.Path, burn: int) -> dict:
-  """Aggregates, welfare, inequality and the wealth distribution of a simulated path."""
+  """Aggregates, welfare, inequality and the wealth distribution of a simulated path.
+
+  Ginis are computed each period over all agents of all paths (independent draws of the same
+  economy: the large-population cross-section) and averaged over periods; the `_within`
+  variants use each N-agent cross-section alone.
+  """
   agg = path.aggregates.numpy()[burn:]
   T = path.utility.shape[0]
   disc = economy.beta ** np.arange(T)
@@ -186,10 +191,17 @@ def path_statistics(economy: base.Economy, path: simulate.Path, burn: int) -> di
   for i, name in enumerate(economy.aggregate_names):
     stats[f'mean_{name}'] = float(agg[..., i].mean())
     stats[f'std_{name}'] = float(agg[..., i].std())
+  if isinstance(economy, base.ConsumptionSavings):
+    R = economy.gross_return(tf.convert_to_tensor(agg.reshape(-1, agg.shape[-1])),
+                             tf.reshape(path.z[burn:], [-1]))
+    stats['mean_return'] = float(tf.reduce_mean(R)) - 1
   stats['welfare'] = float(welfare.mean())
-  stats['wealth_gini'] = float(gini(x).mean())
+  stats['wealth_gini'] = float(gini(x.reshape(x.shape[0], -1)).mean())
+  stats['wealth_gini_within'] = float(gini(x).mean())
   if path.consumption is not None:
-    stats['consumption_gini'] = float(gini(path.consumption.numpy()[burn:]).mean())
+    c = path.consumption.numpy()[burn:]
+    stats['consumption_gini'] = float(gini(c.reshape(c.shape[0], -1)).mean())
+    stats['consumption_gini_within'] = float(gini(c).mean())
   for q in (10, 25, 50, 75, 90, 99):
     stats[f'wealth_p{q}'] = float(np.percentile(x, q))
   return stats
@@ -326,7 +338,10 @@ def run(solver, workdir: str) -> dict:
   figures.validation_figures(solver, methods, paths, results, burn,
                              os.path.join(workdir, 'figures'))
   _log_table(table)
-  return _summary_keys(results, table, methods)
+  out = _summary_keys(results, table, methods)
+  if hasattr(econ, 'headline'):
+    out.update(econ.headline(out['statistics']['deepham']))
+  return out
 
 
 def _save_paths(workdir, paths, periods, results) -> None:

@@ -36,3 +36,50 @@ def tiny_run(tmp_path_factory):
   workdir = str(tmp_path_factory.mktemp('tiny'))
   summary = main.run(ks_game.get_config('tiny'), workdir, 'solve')
   return workdir, summary
+
+
+def probe_economy(economy_cls, params, n_paths):
+  """`economy_cls` with zero perturbations added to actions and to the price aggregates, so that
+  a loss's gradient with respect to them can be read."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+
+  class Probe(economy_cls):
+
+    def __init__(self):
+      super().__init__(params)
+      self.d_action = tf.Variable(tf.zeros([n_paths, params.n_agents, 1]))
+      self.d_aggregate = tf.Variable(tf.zeros([n_paths, 1]))
+      self.active = False  # only while the objective is measured
+
+    def aggregates(self, state):
+      agg = super().aggregates(state)
+      return agg + self.d_aggregate if self.active else agg
+
+    def transition(self, state, action, aggregates, shocks):
+      if self.active:
+        action = action + self.d_action
+      return super().transition(state, action, aggregates, shocks)
+
+  return Probe()
+
+
+def check_gradient_isolation(config, economy_cls, params_cls, mode, price_taking, others,
+                             prices):
+  """Asserts which perturbations (other agents' actions, price aggregates) reach the loss."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  from deepham import train  # pylint: disable=g-import-not-at-top
+  config.mode = mode
+  config.policy.price_taking = price_taking
+  config.policy.t_unroll = 8
+  n = config.policy.batch_size
+  probe = probe_economy(economy_cls, params_cls.from_config(config.economy), n)
+  s = train.Solver(config, economy=probe)
+  s.burn_in()
+  batch = s.next_batch()
+  probe.active = True
+  with tf.GradientTape() as tape:
+    value, _ = s.objective.full(batch, s.objective.draw_shocks(n, s.seed(3, 0), tf.float32))
+  g_action, g_agg = tape.gradient(value, [probe.d_action, probe.d_aggregate])
+  assert float(tf.reduce_max(tf.abs(g_action[:, 0]))) > 0
+  assert (float(tf.reduce_max(tf.abs(g_action[:, 1:]))) > 0) == others
+  assert (g_agg is not None and float(tf.reduce_max(tf.abs(g_agg))) > 0) == prices

@@ -20,6 +20,7 @@ from deepham.solver import networks
 from deepham.solver import policy as policy_lib
 from deepham.solver import simulate
 from deepham.solver import value as value_lib
+from tests import conftest
 
 
 def _solver(arg='tiny', **overrides):
@@ -99,26 +100,6 @@ def test_fast_game_gives_the_same_objective_and_gradient_as_one_tape():
   assert max(float(tf.reduce_max(tf.abs(g))) for g in g_fast) > 0
 
 
-class _Probe(ks.KrusellSmith):
-  """KS with zero perturbations added to actions and to the price aggregates, to read
-  the loss's gradient with respect to them."""
-
-  def __init__(self, params, n_paths):
-    super().__init__(params)
-    self.d_action = tf.Variable(tf.zeros([n_paths, params.n_agents, 1]))
-    self.d_aggregate = tf.Variable(tf.zeros([n_paths, 1]))
-    self.active = False  # only while the objective is measured
-
-  def aggregates(self, state):
-    agg = super().aggregates(state)
-    return agg + self.d_aggregate if self.active else agg
-
-  def transition(self, state, action, aggregates, shocks):
-    if self.active:
-      action = action + self.d_action
-    return super().transition(state, action, aggregates, shocks)
-
-
 @pytest.mark.parametrize('mode, price_taking, others, prices', [
     ('game', True, False, False),
     ('game', False, True, True),  # the optimising agent's 1/N impact passes through
@@ -127,22 +108,8 @@ class _Probe(ks.KrusellSmith):
 def test_gradient_isolation(mode, price_taking, others, prices):
   """Game: no gradient from other agents' actions nor (price taking) from the aggregates that
   set prices; planner: both carry gradient."""
-  config = ks_game.get_config('tiny')
-  config.mode = mode
-  config.policy.price_taking = price_taking
-  config.policy.t_unroll = 8
-  n = config.policy.batch_size
-  probe = _Probe(ks.KSParams.from_config(config.economy), n)
-  s = train.Solver(config, economy=probe)
-  s.burn_in()
-  batch = s.next_batch()
-  probe.active = True
-  with tf.GradientTape() as tape:
-    value, _ = s.objective.full(batch, s.objective.draw_shocks(n, s.seed(3, 0), tf.float32))
-  g_action, g_agg = tape.gradient(value, [probe.d_action, probe.d_aggregate])
-  assert float(tf.reduce_max(tf.abs(g_action[:, 0]))) > 0
-  assert (float(tf.reduce_max(tf.abs(g_action[:, 1:]))) > 0) == others
-  assert (g_agg is not None and float(tf.reduce_max(tf.abs(g_agg))) > 0) == prices
+  conftest.check_gradient_isolation(ks_game.get_config('tiny'), ks.KrusellSmith, ks.KSParams,
+                                    mode, price_taking, others, prices)
 
 
 def test_brock_mirman_saving_rate_is_alpha_beta(tmp_path):

@@ -21,5 +21,9 @@ def load_benchmark(economy, path: str):
   if isinstance(economy, ks.KrusellSmith):
     from deepham.conventional import ks_solution  # pylint: disable=g-import-not-at-top
     return ks_solution.Benchmark(ks_solution.KSSolution.load(resolve(path)), economy)
+  from deepham.economies import davila  # pylint: disable=g-import-not-at-top
+  if isinstance(economy, davila.Davila) and not economy.params.aggregate_shocks:
+    from deepham.conventional import aiyagari  # pylint: disable=g-import-not-at-top
+    return aiyagari.Benchmark(aiyagari.AiyagariSolution.load(resolve(path)), economy)
   raise errors.ConfigError(f'no conventional benchmark is available for economy '
                            f'{type(economy).__name__}; use init.policy=\'economy\'.')

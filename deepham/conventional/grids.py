@@ -58,3 +58,25 @@ def interp_rows(x_query: np.ndarray, xp: np.ndarray, fp: np.ndarray) -> np.ndarr
     w = (x_query - xp2[r, i]) / (xp2[r, i + 1] - xp2[r, i])
     out[r] = fp2[r, i] + w * (fp2[r, i + 1] - fp2[r, i])
   return out.reshape(xp.shape[:-1] + x_query.shape)
+
+
+def egm_on_grid(grid: np.ndarray, x_endo: np.ndarray, c_endo: np.ndarray,
+                cash: np.ndarray) -> np.ndarray:
+  """Consumption on `grid` from the endogenous-grid points (x_endo, c_endo), [..., m] each.
+
+  Below the first endogenous point the borrowing limit binds (save nothing, consume all cash);
+  elsewhere consumption is interpolated and never exceeds cash on hand [..., n].
+  """
+  c = interp_rows(grid, x_endo, c_endo)
+  binding = grid < x_endo[..., :1]
+  return np.where(binding, cash, np.minimum(c, cash))
+
+
+def lottery(fine: PowerGrid, x_next: np.ndarray, mass: np.ndarray) -> np.ndarray:
+  """Moves `mass` at each fine-grid point to x_next, split between its two neighbours so that
+  the mean is preserved (Young 2010). x_next, mass: [n_fine]."""
+  i, w = fine.locate(np.clip(x_next, fine.x_min, fine.x_max))
+  w = np.clip(w, 0, 1)
+  n = fine.n
+  return (np.bincount(i, mass * (1 - w), minlength=n) +
+          np.bincount(i + 1, mass * w, minlength=n))

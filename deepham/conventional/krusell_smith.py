@@ -122,10 +122,7 @@ class _Household:
     c_endo = 1 / (self.beta * emu)
     cash_endo = c_endo + self.k  # cash on hand that makes k'_m optimal
     k_endo = (cash_endo - self.income[..., None]) / self.R[:, None, :, None]
-    c_new = grids_lib.interp_rows(self.k, k_endo, c_endo)
-    # Below the first endogenous point the borrowing limit binds: k' = 0, c = cash.
-    binding = self.k[None, None, None, :] < k_endo[..., :1]
-    return np.where(binding, self.cash(), np.minimum(c_new, self.cash()))
+    return grids_lib.egm_on_grid(self.k, k_endo, c_endo, self.cash())
 
   def solve(self, alm: np.ndarray, c: np.ndarray, tol: float, max_iter: int = 20_000):
     for it in range(max_iter):
@@ -189,7 +186,6 @@ class _Histogram:
   def run(self, savings: np.ndarray, z_path: np.ndarray, dist: np.ndarray):
     """K_t for t = 0..T (T = len(z_path) - 1) and the final distribution."""
     P_e = self.econ.chain.P_e
-    n = self.kf.size
     K = np.empty(len(z_path))
     for t in range(len(z_path)):
       K[t] = np.sum(dist * self.kf)
@@ -198,13 +194,8 @@ class _Histogram:
       z, zn = z_path[t], z_path[t + 1]
       j, w = self.Kg.locate(np.array(K[t]))
       pol = (1 - w) * savings[z, :, j, :] + w * savings[z, :, j + 1, :]  # [e, i]
-      new = np.zeros_like(dist)
-      for e in range(2):
-        kp = np.clip(np.interp(self.kf, self.kg.points, pol[e]), 0, self.kf[-1])
-        i, wi = self.fine.locate(kp)
-        wi = np.clip(wi, 0, 1)
-        new[e] = (np.bincount(i, dist[e] * (1 - wi), minlength=n) +
-                  np.bincount(i + 1, dist[e] * wi, minlength=n))
+      new = np.stack([grids_lib.lottery(self.fine, np.interp(self.kf, self.kg.points, pol[e]),
+                                        dist[e]) for e in range(2)])
       dist = P_e[z, zn].T @ new  # employment moves given (z, z')
     return K, dist
 

@@ -2,6 +2,7 @@
 
 from deepham import errors
 from deepham.economies import brock_mirman
+from deepham.economies import davila
 from deepham.economies import investment
 from deepham.economies import ks
 from deepham.economies.base import Economy, Shocks, State
@@ -11,6 +12,7 @@ REGISTRY = {
     'ks': (ks.KrusellSmith, ks.KSParams),
     'brock_mirman': (brock_mirman.BrockMirman, brock_mirman.BMParams),
     'investment': (investment.LucasPrescott, investment.InvestmentParams),
+    'davila': (davila.Davila, davila.DavilaParams),
 }
 
 

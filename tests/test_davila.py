@@ -1,0 +1,78 @@
+"""Davila, Hong, Krusell & Rios-Rull (2012): identities, the Aiyagari benchmark, planner vs game."""
+
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from configs import davila as davila_config
+from deepham.conventional import aiyagari
+from deepham.economies import base
+from deepham.economies import davila
+from deepham.economies import markov
+from deepham.solver import simulate
+from tests import conftest
+
+
+def test_stationary_shares_and_aggregate_labor():
+  p = davila.DavilaParams()
+  np.testing.assert_allclose(markov.stationary(np.asarray(p.transition)), [0.498, 0.443, 0.059],
+                             atol=1e-3)
+  np.testing.assert_allclose(p.L, [5.574], atol=1e-3)
+  shocks = davila.DavilaParams(aggregate_shocks=True)
+  np.testing.assert_allclose(shocks.L, [3.623, 7.525], atol=1e-3)  # (bad, good)
+  chain = shocks.chain
+  np.testing.assert_allclose(chain.P_z, [[0.875, 0.125], [0.125, 0.875]])
+  # The move of e into a good period uses the good matrix, whatever the current state.
+  for z in (0, 1):
+    np.testing.assert_allclose(chain.P_e[z, 1], np.asarray(p.transition_good))
+    np.testing.assert_allclose(chain.P_e[z, 0], np.asarray(p.transition_bad))
+
+
+@pytest.mark.parametrize('shocks', [False, True])
+def test_budget_and_marginal_product_prices(shocks):
+  econ = davila.Davila(davila.DavilaParams(n_agents=20, aggregate_shocks=shocks))
+  state = simulate.as_state(econ.initial_state(5, np.random.default_rng(0)), tf.float64)
+  share = tf.constant(np.random.default_rng(1).uniform(0.05, 0.95, (5, 20, 1)))
+  K = econ.aggregates(state)
+  nxt, u = econ.step(state, share, K, econ.draw_shocks(5, [0, 0], tf.float64))
+  r, w = econ.prices(K, state.z[:, None])
+  e = np.asarray(econ.params.e_values)[state.e.numpy()]
+  c = -1 / u.numpy()  # sigma = 2: u = -1/c
+  resources = (1 + r.numpy()) * state.x.numpy()[..., 0] + w.numpy() * e
+  np.testing.assert_allclose(nxt.x.numpy()[..., 0] + c, resources, rtol=1e-12)
+  L = tf.constant(econ.params.L, tf.float64)
+  L = tf.gather(L, state.z)[:, None]
+  with tf.GradientTape(persistent=True) as tape:
+    tape.watch([K, L])
+    Y = econ.production(K, state.z[:, None], L)
+  np.testing.assert_allclose(tape.gradient(Y, K).numpy(), (r + econ.params.delta).numpy(),
+                             rtol=1e-12)
+  np.testing.assert_allclose(tape.gradient(Y, L).numpy(), w.numpy(), rtol=1e-12)
+
+
+def test_aiyagari_on_a_coarse_grid_converges_and_clears_the_market():
+  sol = aiyagari.solve(davila.DavilaParams(), aiyagari.AiyagariMethodParams(n_a=120, n_fine=800))
+  assert abs(sol.stats['market_clearing_error']) < 1e-6
+  assert abs(sol.stats['K'] / 30.5 - 1) < 0.05  # reference: K about 30.5, r about 4.1%
+  assert abs(sol.stats['r_pct'] - 4.1) < 0.3
+  # The savings policy respects the borrowing limit and the budget.
+  assert np.all(sol.savings >= -1e-12)
+
+
+def test_shipped_aiyagari_solution_meets_the_targets():
+  """Market without aggregate shocks: K within 2% of 30.635 (Han, Yang & E, Table 5)."""
+  path = os.path.join(conftest.REPO, 'data', 'davila', 'aiyagari_solution.npz')
+  sol = aiyagari.AiyagariSolution.load(path)
+  assert abs(sol.stats['K'] / 30.635 - 1) < 0.02
+  assert abs(sol.stats['r_pct'] - 4.097) < 0.1
+  assert abs(sol.stats['wealth_gini'] - 0.864) < 0.02
+  assert abs(sol.stats['consumption_gini'] - 0.615) < 0.02
+
+
+@pytest.mark.parametrize('mode, others, prices', [('game', False, False),
+                                                  ('planner', True, True)])
+def test_planner_gradient_reaches_every_agent_and_the_prices(mode, others, prices):
+  conftest.check_gradient_isolation(davila_config.get_config('tiny'), davila.Davila,
+                                    davila.DavilaParams, mode, True, others, prices)

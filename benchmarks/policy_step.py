@@ -5,20 +5,20 @@ python benchmarks/policy_step.py [--n_agents=50] [--steps=20] [--config.policy.f
 The last line printed is JSON: {"seconds_per_step": ..., "compile_seconds": ..., ...}.
 """
 
-import json
 import os
-import platform
+import sys
 import time
 
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '1')
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))
 
 from absl import app  # pylint: disable=g-import-not-at-top
 from absl import flags
 from absl import logging
 from ml_collections import config_flags
 import numpy as np
-import tensorflow as tf
 
+from benchmarks import common
 from deepham import train
 
 _CONFIG = config_flags.DEFINE_config_file(
@@ -32,9 +32,7 @@ def measure(config, steps: int) -> dict:
   solver = train.Solver(config)
   # A short burn-in: the timing does not depend on where the states come from.
   config.init.t_burn = min(config.init.t_burn, 300)
-  t = time.time()
   solver.burn_in()
-  burn = time.time() - t
   batch = solver.next_batch()
   t = time.time()
   solver.trainer.step(batch, solver.seed(3, 0))[0].numpy()
@@ -49,8 +47,7 @@ def measure(config, steps: int) -> dict:
               compile_seconds=compile_seconds, n_agents=config.economy.n_agents,
               batch_size=config.policy.batch_size, t_unroll=config.policy.t_unroll,
               mode=config.mode, fast_game=bool(solver.trainer.fast), dtype=config.dtype,
-              jit=config.run.jit, burn_in_seconds_300_periods=burn,
-              machine=f'{platform.machine()}, {os.cpu_count()} cores', tensorflow=tf.__version__)
+              jit=config.run.jit, gm_grid=config.network.gm_grid)
 
 
 def main(argv):
@@ -61,7 +58,7 @@ def main(argv):
   result = measure(config, _STEPS.value)
   logging.info('policy step: %.3f s (min %.3f), compile %.1f s', result['seconds_per_step'],
                result['min_seconds'], result['compile_seconds'])
-  print(json.dumps(result))
+  common.emit(dict(benchmark='policy_step', **result))
 
 
 if __name__ == '__main__':

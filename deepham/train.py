@@ -41,7 +41,7 @@ _BURN, _VALUE, _POOL, _STEP, _VALID, _FINAL, _SHUFFLE = range(7)
 def _net_kwargs(net_cfg) -> dict:
   return dict(widths=tuple(net_cfg.width), act=net_cfg.activation,
               n_fixed=net_cfg.n_fixed_moments, n_generalized=net_cfg.n_generalized_moments,
-              gm_widths=tuple(net_cfg.gm_width))
+              gm_widths=tuple(net_cfg.gm_width), gm_grid=net_cfg.gm_grid)
 
 
 def _state_variables(n_paths: int, n_agents: int, n_x: int, dtype, name: str) -> base.State:
@@ -87,10 +87,10 @@ class Solver:
           pc.learning_rate, pc.rounds * pc.steps_per_round,
           pc.learning_rate_end / pc.learning_rate)
     self.trainer = policy_lib.PolicyTrainer(self.objective, lr, pc.adam_beta1, pc.adam_beta2,
-                                            fast=pc.fast_game, jit_forward=config.run.jit)
+                                            fast=pc.fast_game, jit=config.run.jit)
     self.fitter = value_lib.ValueFitter(self.value, config.value.learning_rate,
                                         config.value.batch_size, config.value.adam_beta1,
-                                        config.value.adam_beta2)
+                                        config.value.adam_beta2, jit=config.run.jit)
     self.simulator = simulate.Simulator(econ, self.policy, jit_compile=config.run.jit)
     n_paths, n = config.init.n_paths, econ.n_agents
     self.pool_size = n_paths * (pc.pool_last // pc.pool_every)

@@ -60,11 +60,21 @@ class MLP(tf.Module):
 
 
 class Moments(tf.Module):
-  """Permutation-invariant summaries of a cross-section: fixed and generalized moments."""
+  """Permutation-invariant summaries of a cross-section: fixed and generalized moments.
+
+  With `grid_points` > 0 and one-dimensional distribution inputs, the basis Q is evaluated on a
+  fixed grid of standardised values over `grid_range` and interpolated linearly (extrapolated
+  beyond): one evaluation of Q per grid point instead of one per agent and period, and Q's
+  gradient needs only the grid values. The interpolation error is below h^2/8 max|Q''|, with h
+  the grid spacing (1e-5 |Q''| for the default 2048 points over [-5, 15]).
+  """
 
   def __init__(self, n_dist: int, n_fixed: int, n_generalized: int, widths: Sequence[int],
-               act: str, rng: np.random.Generator, dtype, name=None):
+               act: str, rng: np.random.Generator, dtype, name=None, grid_points: int = 0,
+               grid_range: tuple[float, float] = (-5.0, 15.0)):
     super().__init__(name=name)
+    self.grid_points = grid_points if n_dist == 1 else 0
+    self.grid_range = grid_range
     if n_fixed not in range(5):
       raise ValueError('n_fixed must be 0 (none) to 4 (means of d, d^2, d^3, d^4).')
     self.n_fixed, self.n_generalized = n_fixed, n_generalized
@@ -73,11 +83,24 @@ class Moments(tf.Module):
     self.basis = (MLP(n_dist, widths, n_generalized, act, rng, dtype, name='basis')
                   if n_generalized else None)
 
+  def q(self, dist: tf.Tensor) -> tf.Tensor:
+    """The basis Q at distribution inputs [..., D] -> [..., J] (on the grid if configured)."""
+    if not self.grid_points:
+      return self.basis(dist)
+    lo, hi = self.grid_range
+    G = self.grid_points
+    h = (hi - lo) / (G - 1)
+    values = self.basis(tf.linspace(tf.constant(lo, dist.dtype), hi, G)[:, None])  # [G, J]
+    s = (dist[..., 0] - lo) / h
+    i = tf.clip_by_value(tf.cast(tf.floor(s), tf.int32), 0, G - 2)
+    w = (s - tf.cast(i, dist.dtype))[..., None]  # beyond the grid: extrapolates the end segment
+    return tf.gather(values, i) * (1 - w) + tf.gather(values, i + 1) * w
+
   def raw(self, dist: tf.Tensor) -> tf.Tensor:
     """Each agent's contribution [..., N, R]: [d, d^2, ..., d^n_fixed, Q(d)]."""
     parts = [dist ** p for p in range(1, self.n_fixed + 1)]
     if self.basis is not None:
-      parts.append(self.basis(dist))
+      parts.append(self.q(dist))
     if not parts:
       return dist[..., :0]
     return tf.concat(parts, axis=-1)
@@ -96,10 +119,10 @@ class SymmetricNet(tf.Module):
 
   def __init__(self, n_own: int, n_exo: int, n_dist: int, n_out: int, widths: Sequence[int],
                act: str, n_fixed: int, n_generalized: int, gm_widths: Sequence[int],
-               rng: np.random.Generator, dtype, name=None):
+               rng: np.random.Generator, dtype, name=None, gm_grid: int = 0):
     super().__init__(name=name)
     self.moments = Moments(n_dist, n_fixed, n_generalized, gm_widths, act, rng, dtype,
-                           name='moments')
+                           name='moments', grid_points=gm_grid)
     n_common = n_exo + self.moments.size
     w0 = _glorot(rng, n_own + n_common, widths[0])
     self.w_own = tf.Variable(w0[:n_own], dtype=dtype, name='w_own')
@@ -119,8 +142,12 @@ class SymmetricNet(tf.Module):
       common = tf.einsum('bnc,ch->bnh', tf.concat([exo, moments], axis=-1), self.w_common)
     else:
       common = (tf.matmul(tf.concat([exo, moments], axis=-1), self.w_common))[:, None, :]
-    h = self.act(tf.einsum('bnf,fh->bnh', own, self.w_own) + common + self.b0)
-    return self.head(h)
+    n_own = self.w_own.shape[0]
+    if n_own <= 4:  # a dot product over 1-4 features is slow on a CPU: broadcast instead (2.4x)
+      own_part = sum(own[..., i:i + 1] * self.w_own[i] for i in range(n_own))
+    else:
+      own_part = tf.einsum('bnf,fh->bnh', own, self.w_own)
+    return self.head(self.act(own_part + common + self.b0))
 
   def output_layer(self) -> tuple[tf.Variable, tf.Variable]:
     return self.head.weights[-1], self.head.biases[-1]

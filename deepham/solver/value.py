@@ -103,14 +103,14 @@ class ValueFitter:
   """Fits the ensemble by mean-squared regression; one compiled call runs a whole epoch."""
 
   def __init__(self, ensemble: ValueEnsemble, learning_rate: float, batch_size: int,
-               adam_beta1: float = 0.9, adam_beta2: float = 0.999):
+               adam_beta1: float = 0.9, adam_beta2: float = 0.999, jit: bool = False):
     self.ensemble = ensemble
     self.batch_size = batch_size
     self.optimizer = tf.keras.optimizers.Adam(learning_rate, beta_1=adam_beta1,
                                               beta_2=adam_beta2, epsilon=1e-8)
     self.variables = [v for net in ensemble.nets for v in net.trainable_variables]
     self.optimizer.build(self.variables)
-    self._epoch = tf.function(self._epoch_impl)
+    self._epoch = tf.function(self._epoch_impl, jit_compile=jit)
     self._loss = tf.function(self._loss_impl)
 
   def _losses(self, data: ValueData, idx: tf.Tensor) -> tf.Tensor:

@@ -1,0 +1,51 @@
+"""Time per policy step and per simulated period, and peak memory, as N grows.
+
+python benchmarks/scaling.py [--n_agents=10,50,100,500,1000]
+Each N runs in its own process (so peak memory is per N); one JSON line per N.
+"""
+
+import json
+import os
+import subprocess
+import sys
+
+from absl import app
+from absl import flags
+
+_N = flags.DEFINE_list('n_agents', ['10', '50', '100', '500', '1000'], 'Numbers of agents.')
+_STEPS = flags.DEFINE_integer('steps', 5, 'Timed policy steps per N.')
+
+_CHILD = '''
+import json, sys, os
+os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+sys.path.insert(0, {repo!r})
+from configs import ks_game
+from benchmarks import common, policy_step, simulation
+n = {n}
+config = ks_game.get_config()
+config.economy.n_agents = n
+cfg_sim = ks_game.get_config(); cfg_sim.economy.n_agents = n
+sim = simulation.measure(cfg_sim, 300, 0)
+step = policy_step.measure(config, {steps})
+print(json.dumps(dict(benchmark='scaling', n_agents=n,
+                      seconds_per_step=step['seconds_per_step'],
+                      compile_seconds=step['compile_seconds'],
+                      ms_per_period=sim['ms_per_period'],
+                      peak_memory_gb=common.peak_memory_gb(), **common.machine())))
+'''
+
+
+def main(argv):
+  del argv
+  repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  for n in _N.value:
+    code = _CHILD.format(repo=repo, n=int(n), steps=_STEPS.value)
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
+                         check=False)
+    lines = [l for l in out.stdout.splitlines() if l.startswith('{')]
+    print(lines[-1] if lines else json.dumps(dict(benchmark='scaling', n_agents=int(n),
+                                                   error=out.stderr[-2000:])), flush=True)
+
+
+if __name__ == '__main__':
+  app.run(main)

@@ -1,5 +1,6 @@
 """Solve or validate an economy: python run.py --config=configs/NAME.py [--config.a.b=v ...]."""
 
+import logging
 import os
 import sys
 
@@ -27,6 +28,9 @@ _OVERWRITE = flags.DEFINE_bool('overwrite', False,
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
+  # TensorFlow logs a line per checkpoint ("Sharding callback duration") through absl: drop it.
+  logging.getLogger('absl').addFilter(
+      lambda record: not record.pathname.endswith('functional_saver.py'))
   workdir = _WORKDIR.value or workdir_lib.default_workdir(
       config_flags.get_config_filename(flags.FLAGS['config']))
   try:

@@ -54,7 +54,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
       periods=64,  # ... of this length (Kahou et al.)
       euler_draws=8,  # expectation: idiosyncratic draws ...
       quadrature=9,  # ... times Gauss-Hermite nodes of the aggregate shock
-      seed=1, burn=0, n_states=0, n_grid=0, n_golden=0))
+      seed=1, burn=0, n_states=0, n_grid=0, n_golden=0, original_procedure=False))
   for name in (arg.split(',') if arg else []):
     if name not in VARIANTS:
       raise ValueError(f'unknown variant {name!r}; choose from {sorted(VARIANTS)}')

@@ -54,9 +54,9 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
       n_paths=384,  # independent paths of the simulated distribution
       restart=False,  # True: training simulations start afresh from the initial cross-section
       t_burn=6000,  # burn-in periods under the initial policy
-      imitation_steps=500,  # warm start: the policy network first fits the initial policy
-      imitation_batch=64,
-      imitation_learning_rate=3e-3,
+      imitation_steps=3000,  # warm start: the policy network first fits the initial policy
+      imitation_batch=256,
+      imitation_learning_rate=1e-2,  # decays tenfold over the imitation steps
   ))
   config.value = ml_collections.ConfigDict(dict(
       n_nets=3,  # ensemble size
@@ -101,6 +101,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
       n_states=100,  # random periods whose states enter the Bellman errors (every agent)
       n_grid=33,  # maximisation over the action: grid that brackets the maximum ...
       n_golden=40,  # ... then golden-section iterations inside the bracket
+      original_procedure=True,  # also rows by the published procedure (100 draws of z', 11 c)
       seed=1,
   ))
   for name in (arg.split(',') if arg else []):

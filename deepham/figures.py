@@ -107,7 +107,8 @@ def validation_figures(solver, methods, paths, results, burn: int, directory: st
       x, err = r['x'].ravel(), np.abs(r['errors']['optimality']).ravel()
       edges = np.percentile(x, np.linspace(0, 100, 11))
       dec = np.clip(np.searchsorted(edges, x, side='right') - 1, 0, 9)
-      means = [err[dec == d].mean() for d in range(10)]
+      # Ties (many agents at the borrowing limit) can leave a decile empty: no bar there.
+      means = [err[dec == d].mean() if np.any(dec == d) else np.nan for d in range(10)]
       ax.bar(np.arange(10) + i * width, means, width, color=_colors(i), label=m.label)
     ax.set(xlabel='wealth decile', ylabel='mean |Bellman error|',
            title='Bellman optimality error by wealth decile')

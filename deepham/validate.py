@@ -60,8 +60,24 @@ def _outcome_states(economy: base.Economy, x: tf.Tensor, z: tf.Tensor):
     yield m, base.State(x, tf.fill(tf.shape(x)[:2], ep), tf.fill(tf.shape(z), zp))
 
 
+def _outcome_probs(economy: base.Economy, states: base.State, draws: int, seed: tf.Tensor):
+  """P(z', e'_i | z, e_i) [S, N, n_z n_e]: exact, or (draws > 0) with P(z'|z) replaced by the
+  frequencies of `draws` Monte Carlo draws per cross-section, as the original DeepHAM code does."""
+  if not draws:
+    return economy.exogenous_outcomes(states)
+  c = economy.chain
+  dtype = states.x.dtype
+  logits = tf.math.log(tf.gather(tf.constant(c.P_z, dtype), states.z))
+  sample = tf.random.stateless_categorical(logits, draws, seed)  # [S, draws]
+  freq = tf.reduce_mean(tf.one_hot(sample, c.n_z, dtype=dtype), axis=1)  # [S, n_z]
+  rows = tf.gather(tf.constant(c.P_e, dtype), states.z)  # [S, z', e, e']
+  rows = tf.gather(tf.transpose(rows, [0, 2, 1, 3]), states.e, batch_dims=1)  # [S, N, z', e']
+  probs = freq[:, None, :, None] * rows
+  return tf.reshape(probs, tf.concat([tf.shape(states.e), [c.n_z * c.n_e]], 0))
+
+
 def _bellman_chunk(economy: base.Economy, method: Method, states: base.State, n_grid: int,
-                   n_golden: int):
+                   n_golden: int, draws: int = 0, seed=(0, 0)):
   """Expectation and optimality errors [S, N] for S cross-sections."""
   aggs = economy.aggregates(states)
   shocks = _no_shocks(states)
@@ -73,7 +89,7 @@ def _bellman_chunk(economy: base.Economy, method: Method, states: base.State, n_
   x_pol, _ = economy.transition(states, a_pol, aggs, shocks)
   raw_pol = value.raw(economy.distribution_inputs(base.State(x_pol, states.e, states.z)))
   mean_pol = tf.reduce_mean(raw_pol, axis=1, keepdims=True)
-  probs = economy.exogenous_outcomes(states)
+  probs = _outcome_probs(economy, states, draws, tf.cast(tf.stack(seed), tf.int64))
 
   def rhs(a):
     x_a, u_a = economy.transition(states, a, aggs, shocks)
@@ -86,6 +102,15 @@ def _bellman_chunk(economy: base.Economy, method: Method, states: base.State, n_
 
   lo, hi = economy.action_bounds
   grid = lo + (hi - lo) * np.linspace(0.0, 1.0, n_grid) ** 2  # dense at low shares
+  if not n_golden:
+    # The original code's procedure: n_grid consumption levels from c - min(0.95 c, 5) to
+    # c + min(k' - 1e-6, 5) around the policy's own c (consumption-savings economies only).
+    cash = economy.cash(states, aggs)
+    c = a_pol[..., 0] * cash
+    c_lo, c_hi = c - tf.minimum(0.95 * c, 5.0), c + tf.minimum(cash - c - 1e-6, 5.0)
+    vals = tf.stack([rhs(((c_lo + (c_hi - c_lo) * j / (n_grid - 1)) / cash)[..., None])
+                     for j in range(n_grid)])
+    return v_now - rhs(a_pol), v_now - tf.reduce_max(vals, axis=0)
   fill = lambda v: tf.fill(tf.shape(a_pol), tf.cast(v, a_pol.dtype))
   vals = tf.stack([rhs(fill(g)) for g in grid])  # [G, S, N]
   j = tf.argmax(vals, axis=0, output_type=tf.int32)
@@ -120,7 +145,8 @@ def _euler_chunk(economy: base.ConsumptionSavings, method: Method, states: base.
 
 
 def bellman_errors(economy: base.Economy, method: Method, states: base.State,
-                   n_grid: int = 33, n_golden: int = 40, chunk: int = 256) -> dict:
+                   n_grid: int = 33, n_golden: int = 40, chunk: int = 256,
+                   aggregate_draws: int = 0) -> dict:
   """Bellman (and, for consumption-savings economies, Euler) errors at every agent of `states`.
 
   states: cross-sections x [S, N, n_x], e [S, N], z [S]. Returns NumPy arrays [S, N]:
@@ -128,14 +154,15 @@ def bellman_errors(economy: base.Economy, method: Method, states: base.State,
   """
   if economy.n_agent_noise or economy.n_aggregate_noise:
     raise ValueError('exact Bellman errors need an economy without continuous shocks.')
-  bellman = tf.function(lambda s: _bellman_chunk(economy, method, s, n_grid, n_golden))
+  bellman = tf.function(lambda s, i: _bellman_chunk(economy, method, s, n_grid, n_golden,
+                                                    aggregate_draws, (17, i)))
   euler = (tf.function(lambda s: _euler_chunk(economy, method, s))
            if isinstance(economy, base.ConsumptionSavings) else None)
   out = {'expectation': [], 'optimality': [], 'euler': []}
   S = int(states.z.shape[0])
   for start in range(0, S, chunk):
     part = base.State(*[f[start:start + chunk] for f in states])
-    exp_err, opt_err = bellman(part)
+    exp_err, opt_err = bellman(part, tf.constant(start))
     out['expectation'].append(exp_err.numpy())
     out['optimality'].append(opt_err.numpy())
     if euler is not None:
@@ -329,6 +356,15 @@ def run(solver, workdir: str) -> dict:
       row.update(error_table_row(errs))
       results[method.key] = dict(errors=errs, x=states.x.numpy()[..., 0], row=row)
     rows.append(row)
+    if cfg.original_procedure and isinstance(econ, base.ConsumptionSavings) and method.key in (
+        results):
+      # The published figures' procedure: 100 Monte Carlo draws of z', an 11-point grid in c.
+      orig = bellman_errors(econ, method, states, 11, 0, aggregate_draws=100)
+      o = error_table_row({k: v for k, v in orig.items() if k != 'euler'})
+      rows.append(dict(method=f'{method.label.split(" (")[0]} (original procedure)',
+                       **{k: o[k] for k in ('optimality_mean', 'optimality_std',
+                                            'expectation_mean')}))
+      results[method.key]['original'] = o
     paths[method.key] = path
   rows += _published_rows(econ)
   table = pd.DataFrame(rows).set_index('method')
@@ -375,6 +411,9 @@ def _summary_keys(results, table, methods) -> dict:
     if m.key in results:
       r = results[m.key]['row']
       entry = {k: r[k] for k in ('optimality_mean', 'optimality_std', 'expectation_mean')}
+      if 'original' in results[m.key]:
+        entry['optimality_mean_original_procedure'] = results[m.key]['original'][
+            'optimality_mean']
       if 'euler_error_log10_mean' in r:
         entry['euler_error_log10_mean'] = r['euler_error_log10_mean']
         out['euler_error_log10_mean'][m.key] = r['euler_error_log10_mean']

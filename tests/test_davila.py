@@ -76,3 +76,28 @@ def test_shipped_aiyagari_solution_meets_the_targets():
 def test_planner_gradient_reaches_every_agent_and_the_prices(mode, others, prices):
   conftest.check_gradient_isolation(davila_config.get_config('tiny'), davila.Davila,
                                     davila.DavilaParams, mode, True, others, prices)
+
+
+def test_tiny_runs_write_table_keys_and_the_report_combines_them(tmp_path):
+  """Too small to test accuracy: the four settings run and the report puts them together."""
+  from deepham import main  # pylint: disable=g-import-not-at-top
+  from deepham import report  # pylint: disable=g-import-not-at-top
+  runs = {}
+  for key, mode, shocks in (('market', 'game', False), ('planner_agg', 'planner', True)):
+    config = davila_config.get_config('tiny')
+    config.mode = mode
+    config.economy.aggregate_shocks = shocks
+    runs[key] = str(tmp_path / key)
+    summary = main.run(config, runs[key], 'solve')
+    for k in ('mode', 'aggregate_shocks', 'K', 'r', 'wealth_gini', 'consumption_gini',
+              'seconds'):
+      assert k in summary, k
+    assert summary['aggregate_shocks'] == shocks and summary['mode'] == mode
+    assert 0 <= summary['wealth_gini'] <= 1 and 0 <= summary['consumption_gini'] <= 1
+  table = report.davila_table(runs)
+  assert table.loc['aggregate capital', 'no aggregate shock: market (published)'] == 30.635
+  assert 'aggregate shock: constrained optimum (deepham)' in table.columns
+  md = report.markdown(table)
+  assert md.count('\n') == len(table) + 2
+  report.davila_figures(runs, str(tmp_path / 'figures'))
+  assert os.path.exists(tmp_path / 'figures' / 'davila_saving_policy.png')

@@ -94,3 +94,16 @@ def test_report_holds_published_and_computed_rows(tiny_run, caplog):
   for row in ('DeepHAM (this run)', 'KS method (same procedure)', 'KS method (published)'):
     assert row in text
   assert again['bellman_error'] == summary['bellman_error']
+
+
+def test_monte_carlo_outcome_probabilities_approach_the_exact_ones(ks_params):
+  """The published procedure's sampled P(z'|z) has the exact chain as its limit."""
+  from deepham.economies import ks  # pylint: disable=g-import-not-at-top
+  econ = ks.KrusellSmith(ks_params)
+  states = simulate.as_state(econ.initial_state(200, np.random.default_rng(0)), tf.float64)
+  exact = econ.exogenous_outcomes(states).numpy()
+  sampled = validate._outcome_probs(econ, states, 20_000, tf.constant([1, 2], tf.int64))  # pylint: disable=protected-access
+  np.testing.assert_allclose(sampled.numpy().sum(-1), 1.0, atol=1e-12)
+  np.testing.assert_allclose(sampled.numpy(), exact, atol=0.02)
+  noisy = validate._outcome_probs(econ, states, 100, tf.constant([1, 2], tf.int64)).numpy()  # pylint: disable=protected-access
+  assert np.abs(noisy - exact).max() > 0.01  # 100 draws: the sampling error the paper carries

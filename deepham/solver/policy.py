@@ -11,9 +11,12 @@ ensemble at the end (Han, Yang & E):
   planner  constrained efficiency: every action carries gradient, the objective is the mean of
            all agents' utilities, and prices respond.
 
-`fast_game` computes the same objective and gradient as `full` for a price-taking game in two
-passes: the whole economy forward without a tape (recording aggregates and the cross-section),
-then only agent 0 with a tape, its prices and moments taken from the record.
+`fast_game` computes the same objective and gradient as `full` for a price-taking game in
+passes: (1) the whole economy forward without a tape, recording aggregates and the
+cross-section; (2) the policy's moments of every recorded cross-section; (3) agent 0 alone with
+a tape, its prices from (1) and its moments from (2); (4) the gradient of the moments' basis as
+a vector-Jacobian product of (2) with the moments' gradient from (3). Passes 1, 2, 3 and 4 are
+XLA functions called from a plain graph step (see PolicyTrainer for the measurements).
 """
 
 import numpy as np
@@ -284,11 +287,18 @@ class PolicyTrainer:
 
 def imitate(policy: PolicyNetwork, target, states: base.State, steps: int, batch: int,
             learning_rate: float, seed: int) -> float:
-  """Fits the policy to another policy's actions on `states` (a warm start); returns the MSE."""
-  opt = tf.keras.optimizers.Adam(learning_rate)
+  """Fits the policy to another policy's actions on `states` (a warm start).
+
+  The loss is the squared relative error (floored at a tenth of the mean action, for actions
+  near zero), so small actions such as the consumption shares of the rich are fitted as well as
+  large ones; the learning rate decays tenfold. Returns the final mean squared relative error.
+  """
+  schedule = tf.keras.optimizers.schedules.ExponentialDecay(learning_rate, max(steps, 1), 0.1)
+  opt = tf.keras.optimizers.Adam(schedule)
   variables = list(policy.trainable_variables)
   opt.build(variables)
   target_actions = target(states, policy.economy.aggregates(states))
+  scale = tf.abs(target_actions) + 0.1 * tf.reduce_mean(tf.abs(target_actions))
   n = int(states.z.shape[0])
 
   @tf.function
@@ -297,7 +307,8 @@ def imitate(policy: PolicyNetwork, target, states: base.State, steps: int, batch
     for i in tf.range(tf.shape(idx)[0]):
       sub = base.State(*[tf.gather(f, idx[i]) for f in states])
       with tf.GradientTape() as tape:
-        loss = tf.reduce_mean(tf.square(policy(sub) - tf.gather(target_actions, idx[i])))
+        loss = tf.reduce_mean(tf.square(
+            (policy(sub) - tf.gather(target_actions, idx[i])) / tf.gather(scale, idx[i])))
       opt.apply_gradients(zip(tape.gradient(loss, variables), variables))
     return loss
 

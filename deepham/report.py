@@ -6,6 +6,12 @@ python -m deepham.report davila --market=DIR --planner=DIR [--market_agg=DIR]
 writes davila_table.csv and davila_table.md (the paper's Table 5 from our runs, with the
 published figures beside them) and figures (saving policies by earnings state, wealth and
 labor-share distributions) to --out.
+
+python -m deepham.report investment --runs=DIR,DIR,... --out=DIR
+
+writes investment_table.csv/.md (objective, nu, N, test Euler MSE, policy errors, seconds of
+each investment-economy run) and the figure of investment along the common test paths, one line
+per run (the runs validate on the same seeded paths from X0).
 """
 
 import json
@@ -105,16 +111,69 @@ def davila_figures(runs: dict[str, str], directory: str) -> None:
     figures.save(fig, directory, f'davila_{name}')
 
 
+INVESTMENT_KEYS = ('objective', 'nu', 'n_agents', 'euler_mse_test', 'euler_abs_p50',
+                   'policy_abs_error', 'policy_rel_error', 'seconds')
+
+
+def investment_table(runs: list[str]) -> pd.DataFrame:
+  """One row per investment-economy run: the headline keys of its summary.json."""
+  rows = []
+  for run in runs:
+    s = workdir_lib.read_summary(run)
+    validation = os.path.join(run, 'validation.csv')
+    if os.path.exists(validation):  # the full validation row: percentiles too
+      s = {**pd.read_csv(validation).iloc[0].to_dict(), **s}
+    rows.append({'run': os.path.basename(os.path.normpath(run)),
+                 **{k: s.get(k, np.nan) for k in INVESTMENT_KEYS}})
+  return pd.DataFrame(rows).set_index('run')
+
+
+def investment_figures(runs: list[str], directory: str) -> None:
+  """Mean investment across firms along the common test paths, one line per run."""
+  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+  fig, ax = plt.subplots(figsize=(6.5, 4))
+  exact_drawn = False
+  for j, run in enumerate(runs):
+    s = workdir_lib.read_summary(run)
+    with np.load(os.path.join(run, 'paths.npz')) as f:
+      u = f['policy'].mean(axis=2)  # [T, paths]
+      exact = f['exact_policy'].mean(axis=2) if 'exact_policy' in f else None
+    t = np.arange(u.shape[0])
+    label = f"nu = {s['nu']:g} ({s['objective']}, N = {s['n_agents']})"
+    ax.plot(t, u.mean(axis=1), color=figures._colors(j), label=label)  # pylint: disable=protected-access
+    ax.fill_between(t, np.percentile(u, 2.5, axis=1), np.percentile(u, 97.5, axis=1),
+                    color=figures._colors(j), alpha=0.15)  # pylint: disable=protected-access
+    if exact is not None and not exact_drawn:
+      ax.plot(t, exact.mean(axis=1), 'k:', label='exact LQ policy (nu = 1)')
+      exact_drawn = True
+  ax.set(xlabel='period', ylabel='investment u (mean over firms)',
+         title='investment along equilibrium test paths (mean, 2.5-97.5 percentiles)')
+  ax.legend(fontsize=7)
+  figures.save(fig, directory, 'investment_paths_by_nu')
+
+
 _RUNS = {key: flags.DEFINE_string(key, None, f'workdir of the {label} run')
          for key, label in COLUMNS}
-_OUT = flags.DEFINE_string('out', 'runs/davila_report', 'output directory')
+_INVESTMENT_RUNS = flags.DEFINE_list('runs', [], 'investment: comma-separated workdirs')
+_OUT = flags.DEFINE_string('out', 'runs/report', 'output directory')
 
 
 def main(argv):
-  if len(argv) != 2 or argv[1] != 'davila':
-    raise app.UsageError('usage: python -m deepham.report davila --market=DIR ...')
-  runs = {k: f.value for k, f in _RUNS.items() if f.value}
+  if len(argv) != 2 or argv[1] not in ('davila', 'investment'):
+    raise app.UsageError('usage: python -m deepham.report davila --market=DIR ... --out=DIR\n'
+                         '       python -m deepham.report investment --runs=DIR,... --out=DIR')
   os.makedirs(_OUT.value, exist_ok=True)
+  if argv[1] == 'investment':
+    if not _INVESTMENT_RUNS.value:
+      raise app.UsageError('investment: give the runs as --runs=DIR,DIR,...')
+    table = investment_table(_INVESTMENT_RUNS.value)
+    table.to_csv(os.path.join(_OUT.value, 'investment_table.csv'))
+    with open(os.path.join(_OUT.value, 'investment_table.md'), 'w') as f:
+      f.write(markdown(table, fmt='{:.4g}'))
+    print(table.to_string(float_format=lambda v: f'{v:.4g}'))
+    investment_figures(_INVESTMENT_RUNS.value, os.path.join(_OUT.value, 'figures'))
+    return
+  runs = {k: f.value for k, f in _RUNS.items() if f.value}
   table = davila_table(runs)
   table.to_csv(os.path.join(_OUT.value, 'davila_table.csv'))
   with open(os.path.join(_OUT.value, 'davila_table.md'), 'w') as f:

@@ -320,7 +320,8 @@ def run_euler(solver, workdir: str) -> dict:
   figures.euler_figures(arrays, econ.params.nu, os.path.join(workdir, 'figures'))
   with pd.option_context('display.width', 200, 'display.float_format', '{:.4g}'.format):
     logging.info('validation:\n%s', table.to_string())
-  keys = ('objective', 'nu', 'euler_mse_test', 'policy_abs_error', 'policy_rel_error')
+  keys = ('objective', 'nu', 'euler_mse_test', 'euler_abs_p50', 'euler_abs_p99',
+          'policy_abs_error', 'policy_rel_error')
   return {k: row[k] for k in keys if k in row}
 
 

@@ -1,5 +1,7 @@
 """The Lucas-Prescott investment economy: exact LQ benchmark and both objectives (issue 6)."""
 
+import os
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -7,6 +9,7 @@ import tensorflow as tf
 import deepham
 from configs import investment_lq
 from deepham import main
+from deepham import report
 from deepham import train
 from deepham.economies import base
 from deepham.economies import investment
@@ -87,3 +90,9 @@ def test_short_training_moves_the_policy_toward_the_exact_one(objective, tmp_pat
   after = error(deepham.load(str(tmp_path))._solver)  # pylint: disable=protected-access
   assert after < before / 10, (before, after)
   assert summary['policy_rel_error'] < 0.1
+  # The multi-run report reads the run back.
+  table = report.investment_table([str(tmp_path)])
+  assert table.iloc[0]['objective'] == objective
+  assert table.iloc[0]['policy_rel_error'] == pytest.approx(summary['policy_rel_error'])
+  report.investment_figures([str(tmp_path)], str(tmp_path / 'report'))
+  assert os.path.exists(tmp_path / 'report' / 'investment_paths_by_nu.png')

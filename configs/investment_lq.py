@@ -38,8 +38,13 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
       eta=0.001, nu=1.0, alpha_0=1.0, alpha_1=1.0, x0_mean=0.9, x0_std=0.05, n_quadrature=7))
   config.network.update(dict(width=(64, 64), activation='tanh', n_fixed_moments=1,
                              n_generalized_moments=0, gm_width=(16, 16)))
-  config.init.update(dict(restart=True, n_paths=64, t_burn=0, imitation_steps=300,
+  config.init.update(dict(restart=True, n_paths=64, t_burn=0, imitation_steps=1000,
                           imitation_batch=32, imitation_learning_rate=1e-3))
+  # The starting cross-sections are narrow (mean X within +-0.005 of 0.9), and the equilibrium
+  # path moves X to about 0.68: the first policy is taught u = delta x on cross-sections scaled
+  # by a per-path lognormal factor (std 0.3), so that its inputs are standardised on that range
+  # and its first simulations stay sensible (without it, X went negative within 64 periods).
+  config.init.imitation_spread = 0.3
   config.value.update(dict(n_nets=3, horizon=264, window=200, every=8, epochs=100,
                            batch_size=64, learning_rate=1e-3, adam_beta1=0.9,
                            adam_beta2=0.999))

@@ -160,6 +160,11 @@ class Solver:
       state = chunks[-1].state
     else:
       sample = state
+    spread = cfg.get('imitation_spread', 0.0)
+    if spread:  # teach the initial rule on a wider set of states than the narrow starting one
+      scale = tf.exp(spread * tf.random.stateless_normal(
+          [int(sample.z.shape[0]), 1, 1], self.seed(_BURN, 2), dtype=sample.x.dtype))
+      sample = base.State(sample.x * scale, sample.e, sample.z)
     self.normalizer.fit(sample)
     mse = policy_lib.imitate(self.policy, rule, sample, cfg.imitation_steps,
                              cfg.imitation_batch, cfg.imitation_learning_rate, self.config.seed)
@@ -197,9 +202,11 @@ class Solver:
                              valid_fraction=vc.valid_fraction, progress=prog)
     std = float(self.value.target_std.numpy())
     self.value_loss.assign(losses['valid_mse'] * std**2)
-    logging.info('value fit (%s): %d cross-sections, mean value %.4f, validation MSE %.3e',
-                 label, int(data.targets.shape[0]), float(self.value.target_mean.numpy()),
-                 losses['valid_mse'] * std**2)
+    # In value units; most of it is the noise of realised lifetime utility around its mean.
+    logging.info('value fit (%s): %d cross-sections, mean value %.4f, target std %.4f, '
+                 'train MSE %.3e, held-out MSE %.3e (value units)', label,
+                 int(data.targets.shape[0]), float(self.value.target_mean.numpy()), std,
+                 losses['train_mse'] * std**2, losses['valid_mse'] * std**2)
     self.value_round.assign(r)
 
   def refresh_pool(self) -> None:

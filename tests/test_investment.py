@@ -96,3 +96,18 @@ def test_short_training_moves_the_policy_toward_the_exact_one(objective, tmp_pat
   assert table.iloc[0]['policy_rel_error'] == pytest.approx(summary['policy_rel_error'])
   report.investment_figures([str(tmp_path)], str(tmp_path / 'report'))
   assert os.path.exists(tmp_path / 'report' / 'investment_paths_by_nu.png')
+
+
+def test_nonlinear_demand_starts_from_sensible_states():
+  """nu = 1.5 prices need x >= 0: the first policy, taught on widened cross-sections, keeps the
+  first simulated pool positive and the first Euler loss finite (it went negative before)."""
+  config = investment_lq.get_config()
+  config.economy.update(dict(n_agents=32, nu=1.5))
+  config.init.update(dict(n_paths=16))
+  config.policy.update(dict(objective='euler', batch_size=16))
+  solver = train.Solver(config)
+  solver.burn_in()
+  batch = solver.next_batch()
+  assert float(tf.reduce_min(batch.x)) > 0
+  loss = solver.trainer.step(batch, solver.seed(3, 0))[0]
+  assert np.isfinite(float(loss))

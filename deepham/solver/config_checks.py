@@ -57,6 +57,9 @@ def check(config) -> None:
   for path in ('init.imitation_steps', 'init.t_burn'):
     if not isinstance(_get(config, path), int) or _get(config, path) < 0:
       _fail(path, 'a non-negative integer', _get(config, path))
+  spread = config.init.get('imitation_spread', 0.0)
+  if not isinstance(spread, (int, float)) or spread < 0:
+    _fail('init.imitation_spread', 'a non-negative number (0: no spread)', spread)
   net = config.network
   for path in ('network.width', 'network.gm_width'):
     widths = _get(config, path)

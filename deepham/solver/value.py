@@ -161,7 +161,7 @@ class ValueFitter:
                         for _ in range(n_nets)], axis=1)
       train_loss = float(self._epoch(data, tf.constant(perms, tf.int32)))
       if progress is not None:
-        progress.update(epoch + 1, f'train MSE {train_loss:.3e}')
+        progress.update(epoch + 1, f'train MSE {train_loss:.3e} (standardized targets)')
     valid_loss = (float(self._loss(data, tf.constant(np.stack([valid] * n_nets), tf.int32)))
                   if n_valid else train_loss)
     return dict(train_mse=train_loss, valid_mse=valid_loss)

@@ -136,16 +136,11 @@ class UtilityObjective:
     return aggs.stack(), dists.stack(), state
 
   def fast_game(self, state: base.State, shocks: base.Shocks, aggs: tf.Tensor,
-                dists: tf.Tensor, moments: tf.Tensor | None = None) -> tf.Tensor:
-    """Phase 2 of `fast_game`: agent 0 alone, with gradient; aggregates from `record`.
-
-    `moments` [T, B, M] of the policy may be given (computed elsewhere; their gradient is then
-    taken with respect to them); otherwise they are computed here from `dists`.
-    """
+                dists: tf.Tensor, moments: tf.Tensor) -> tf.Tensor:
+    """Pass 3 of `fast_game`: agent 0 alone, with gradient; aggregates from `record` and the
+    policy's moments [T, B, M] of the recorded cross-sections (pass 2)."""
     econ = self.economy
     T = self.t_unroll
-    if moments is None:
-      moments = self.policy.net.moments(dists[:T])  # [T, B, M]: carries the basis' gradient
     own = base.State(state.x[:, :1], state.e[:, :1], state.z)
     dtype = state.x.dtype
     util = tf.zeros(tf.shape(own.e), dtype)

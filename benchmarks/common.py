@@ -1,11 +1,68 @@
-"""Shared helpers of the benchmark scripts: environment description and JSON output."""
+"""Shared helpers of the benchmark scripts: the measurements, the environment, JSON output.
+
+No flags are defined here, so any script (and a child process of scaling.py) can import it.
+"""
 
 import json
 import os
 import platform
 import resource
+import time
 
+import numpy as np
 import tensorflow as tf
+
+from deepham import train
+from deepham.solver import value as value_lib
+
+
+def policy_step(config, steps: int) -> dict:
+  """Seconds per policy step (median over `steps` after the compiling one) and compile time."""
+  # A short burn-in: the timing does not depend on where the states come from.
+  config.init.t_burn = min(config.init.t_burn, 300)
+  solver = train.Solver(config)
+  solver.burn_in()
+  batch = solver.next_batch()
+  t = time.time()
+  solver.trainer.step(batch, solver.seed(3, 0))[0].numpy()
+  compile_seconds = time.time() - t
+  times = []
+  for i in range(steps):
+    batch = solver.next_batch()
+    t = time.time()
+    solver.trainer.step(batch, solver.seed(3, i + 1))[0].numpy()
+    times.append(time.time() - t)
+  return dict(seconds_per_step=float(np.median(times)), min_seconds=float(np.min(times)),
+              compile_seconds=compile_seconds, n_agents=config.economy.n_agents,
+              batch_size=config.policy.batch_size, t_unroll=config.policy.t_unroll,
+              mode=config.mode, fast_game=bool(solver.trainer.fast), dtype=config.dtype,
+              jit=config.run.jit, gm_grid=config.network.gm_grid)
+
+
+def simulation(config, periods: int, epochs: int) -> dict:
+  """Milliseconds per simulated period (all paths and agents); seconds per value epoch."""
+  config.init.t_burn = min(config.init.t_burn, 200)
+  solver = train.Solver(config)
+  solver.burn_in()
+  state = train._read(solver.distribution)  # pylint: disable=protected-access
+  solver.simulator.advance(state, solver.seed(9, 0), solver.simulator.chunk)  # compile
+  start = time.time()
+  solver.simulator.advance(state, solver.seed(9, 1), periods).state.x.numpy()
+  ms = 1000 * (time.time() - start) / periods
+  result = dict(benchmark='simulation', ms_per_period=ms, n_paths=config.init.n_paths,
+                n_agents=config.economy.n_agents, periods=periods, dtype=config.dtype)
+  if epochs:
+    vc = config.value
+    data, _ = value_lib.simulate_values(solver.simulator, state, solver.seed(9, 2), 0,
+                                        vc.horizon, vc.window, vc.every)
+    solver.fitter.fit(data, 1, seed=0)  # compile
+    start = time.time()
+    solver.fitter.fit(data, epochs, seed=1)
+    per_epoch = (time.time() - start) / epochs
+    result.update(value_seconds_per_epoch_all_nets=per_epoch,
+                  value_seconds_per_epoch_per_net=per_epoch / vc.n_nets,
+                  value_cross_sections=int(data.targets.shape[0]), value_batch=vc.batch_size)
+  return result
 
 
 def machine() -> dict:

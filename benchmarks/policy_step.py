@@ -7,7 +7,6 @@ The last line printed is JSON: {"seconds_per_step": ..., "compile_seconds": ...,
 
 import os
 import sys
-import time
 
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '1')
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))
@@ -16,10 +15,8 @@ from absl import app  # pylint: disable=g-import-not-at-top
 from absl import flags
 from absl import logging
 from ml_collections import config_flags
-import numpy as np
 
 from benchmarks import common
-from deepham import train
 
 _CONFIG = config_flags.DEFINE_config_file(
     'config', os.path.join(os.path.dirname(__file__), '..', 'configs', 'ks_game.py'),
@@ -28,34 +25,12 @@ _N_AGENTS = flags.DEFINE_integer('n_agents', None, 'Override economy.n_agents.')
 _STEPS = flags.DEFINE_integer('steps', 20, 'Timed steps after the first (compiling) one.')
 
 
-def measure(config, steps: int) -> dict:
-  solver = train.Solver(config)
-  # A short burn-in: the timing does not depend on where the states come from.
-  config.init.t_burn = min(config.init.t_burn, 300)
-  solver.burn_in()
-  batch = solver.next_batch()
-  t = time.time()
-  solver.trainer.step(batch, solver.seed(3, 0))[0].numpy()
-  compile_seconds = time.time() - t
-  times = []
-  for i in range(steps):
-    batch = solver.next_batch()
-    t = time.time()
-    solver.trainer.step(batch, solver.seed(3, i + 1))[0].numpy()
-    times.append(time.time() - t)
-  return dict(seconds_per_step=float(np.median(times)), min_seconds=float(np.min(times)),
-              compile_seconds=compile_seconds, n_agents=config.economy.n_agents,
-              batch_size=config.policy.batch_size, t_unroll=config.policy.t_unroll,
-              mode=config.mode, fast_game=bool(solver.trainer.fast), dtype=config.dtype,
-              jit=config.run.jit, gm_grid=config.network.gm_grid)
-
-
 def main(argv):
   del argv
   config = _CONFIG.value
   if _N_AGENTS.value:
     config.economy.n_agents = _N_AGENTS.value
-  result = measure(config, _STEPS.value)
+  result = common.policy_step(config, _STEPS.value)
   logging.info('policy step: %.3f s (min %.3f), compile %.1f s', result['seconds_per_step'],
                result['min_seconds'], result['compile_seconds'])
   common.emit(dict(benchmark='policy_step', **result))

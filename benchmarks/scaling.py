@@ -1,7 +1,8 @@
 """Time per policy step and per simulated period, and peak memory, as N grows.
 
-python benchmarks/scaling.py [--n_agents=10,50,100,500,1000]
-Each N runs in its own process (so peak memory is per N); one JSON line per N.
+python benchmarks/scaling.py [--n_agents=10,50,100,500,1000] [--steps=5] [--variant=tiny]
+Each N runs in its own process (so peak memory is per N); one JSON line per N, on the default
+KS config (or a variant of configs/ks_game.py) with economy.n_agents set to N.
 """
 
 import json
@@ -14,24 +15,28 @@ from absl import flags
 
 _N = flags.DEFINE_list('n_agents', ['10', '50', '100', '500', '1000'], 'Numbers of agents.')
 _STEPS = flags.DEFINE_integer('steps', 5, 'Timed policy steps per N.')
+_PERIODS = flags.DEFINE_integer('periods', 300, 'Simulated periods timed per N.')
+_VARIANT = flags.DEFINE_string('variant', None, 'Variant of configs/ks_game.py (e.g. tiny).')
 
 _CHILD = '''
 import json, sys, os
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 sys.path.insert(0, {repo!r})
 from configs import ks_game
-from benchmarks import common, policy_step, simulation
+from benchmarks import common
 n = {n}
-config = ks_game.get_config()
+config = ks_game.get_config({variant!r})
 config.economy.n_agents = n
-cfg_sim = ks_game.get_config(); cfg_sim.economy.n_agents = n
-sim = simulation.measure(cfg_sim, 300, 0)
-step = policy_step.measure(config, {steps})
+cfg_sim = ks_game.get_config({variant!r})
+cfg_sim.economy.n_agents = n
+sim = common.simulation(cfg_sim, {periods}, 0)
+step = common.policy_step(config, {steps})
 print(json.dumps(dict(benchmark='scaling', n_agents=n,
                       seconds_per_step=step['seconds_per_step'],
                       compile_seconds=step['compile_seconds'],
                       ms_per_period=sim['ms_per_period'],
-                      peak_memory_gb=common.peak_memory_gb(), **common.machine())))
+                      peak_memory_gb=common.peak_memory_gb(), batch_size=step['batch_size'],
+                      t_unroll=step['t_unroll'], dtype=step['dtype'], **common.machine())))
 '''
 
 
@@ -39,7 +44,8 @@ def main(argv):
   del argv
   repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
   for n in _N.value:
-    code = _CHILD.format(repo=repo, n=int(n), steps=_STEPS.value)
+    code = _CHILD.format(repo=repo, n=int(n), steps=_STEPS.value, periods=_PERIODS.value,
+                         variant=_VARIANT.value)
     out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
                          check=False)
     lines = [l for l in out.stdout.splitlines() if l.startswith('{')]

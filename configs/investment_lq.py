@@ -38,6 +38,10 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
       eta=0.001, nu=1.0, alpha_0=1.0, alpha_1=1.0, x0_mean=0.9, x0_std=0.05, n_quadrature=7))
   config.network.update(dict(width=(64, 64), activation='tanh', n_fixed_moments=1,
                              n_generalized_moments=0, gm_width=(16, 16)))
+  # The payoff is linear in a firm's own capital and its law of motion additive in it, so the
+  # Euler equation makes investment a function of the cross-section alone, for every nu: the
+  # policy network need not see own capital (True: u(x, X) as in Kahou et al.).
+  config.network.policy_own_state = True
   config.init.update(dict(restart=True, n_paths=64, t_burn=0, imitation_steps=1000,
                           imitation_batch=32, imitation_learning_rate=1e-3))
   # The starting cross-sections are narrow (mean X within +-0.005 of 0.9), and the equilibrium

@@ -72,7 +72,10 @@ class Solver:
     rng = np.random.default_rng(config.seed)
     self.normalizer = networks.Normalizer(econ, dtype, name='normalizer')
     net_kwargs = _net_kwargs(config.network)
-    self.policy = policy_lib.PolicyNetwork(econ, self.normalizer, net_kwargs, rng, dtype)
+    # Only the investment config has the field: older workdirs' configs stay resumable.
+    self.policy = policy_lib.PolicyNetwork(
+        econ, self.normalizer, net_kwargs, rng, dtype,
+        use_own=config.network.get('policy_own_state', True))
     self.value = value_lib.ValueEnsemble(econ, self.normalizer, config.value.n_nets, net_kwargs,
                                          rng, dtype)
     pc = config.policy

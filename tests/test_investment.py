@@ -111,3 +111,19 @@ def test_nonlinear_demand_starts_from_sensible_states():
   assert float(tf.reduce_min(batch.x)) > 0
   loss = solver.trainer.step(batch, solver.seed(3, 0))[0]
   assert np.isfinite(float(loss))
+
+
+def test_policy_without_own_state_is_common_to_the_cross_section():
+  """network.policy_own_state=False: investment depends on the cross-section only, and a
+  training step leaves the own-state weights at zero (they are not trained)."""
+  config = investment_lq.get_config('tiny')
+  config.network.policy_own_state = False
+  solver = train.Solver(config)
+  solver.burn_in()
+  batch = solver.next_batch()
+  u = solver.policy(batch).numpy()[..., 0]  # [B, N]
+  assert np.ptp(batch.x.numpy()[..., 0], axis=1).min() > 0  # firms differ ...
+  np.testing.assert_allclose(u, np.broadcast_to(u[:, :1], u.shape), rtol=1e-12)  # ... u doesn't
+  solver.trainer.step(batch, solver.seed(3, 0))
+  assert not np.any(solver.policy.net.w_own.numpy())
+  assert all('w_own' not in v.name for v in solver.policy.trainable_variables)

@@ -115,17 +115,24 @@ class Moments(tf.Module):
 
 
 class SymmetricNet(tf.Module):
-  """f(own_i, exo, moments(dist)) for every agent i; equivariant in the agents."""
+  """f(own_i, exo, moments(dist)) for every agent i; equivariant in the agents.
+
+  With use_own=False the agent's own features are not an input (f(exo, moments), the same for
+  every agent of a cross-section): for economies whose policy provably does not depend on them.
+  """
 
   def __init__(self, n_own: int, n_exo: int, n_dist: int, n_out: int, widths: Sequence[int],
                act: str, n_fixed: int, n_generalized: int, gm_widths: Sequence[int],
-               rng: np.random.Generator, dtype, name=None, gm_grid: int = 0):
+               rng: np.random.Generator, dtype, name=None, gm_grid: int = 0,
+               use_own: bool = True):
     super().__init__(name=name)
     self.moments = Moments(n_dist, n_fixed, n_generalized, gm_widths, act, rng, dtype,
                            name='moments', grid_points=gm_grid)
     n_common = n_exo + self.moments.size
     w0 = _glorot(rng, n_own + n_common, widths[0])
-    self.w_own = tf.Variable(w0[:n_own], dtype=dtype, name='w_own')
+    self.use_own = use_own
+    self.w_own = tf.Variable(w0[:n_own] if use_own else np.zeros_like(w0[:n_own]), dtype=dtype,
+                             trainable=use_own, name='w_own')
     self.w_common = tf.Variable(w0[n_own:], dtype=dtype, name='w_common')
     self.b0 = tf.Variable(np.zeros(widths[0]), dtype=dtype, name='b0')
     self.act = activation(act)
@@ -143,7 +150,9 @@ class SymmetricNet(tf.Module):
     else:
       common = (tf.matmul(tf.concat([exo, moments], axis=-1), self.w_common))[:, None, :]
     n_own = self.w_own.shape[0]
-    if n_own <= 4:  # a dot product over 1-4 features is slow on a CPU: broadcast instead (2.4x)
+    if not self.use_own:
+      own_part = tf.zeros_like(own[..., :1])
+    elif n_own <= 4:  # a dot product over 1-4 features is slow on a CPU: broadcast instead (2.4x)
       own_part = sum(own[..., i:i + 1] * self.w_own[i] for i in range(n_own))
     else:
       own_part = tf.einsum('bnf,fh->bnh', own, self.w_own)

@@ -33,12 +33,12 @@ class PolicyNetwork(tf.Module):
   """action_i = economy.action_from_output(rho(own_i, exo, moments)); equivariant in agents."""
 
   def __init__(self, economy: base.Economy, normalizer: networks.Normalizer, net_kwargs: dict,
-               rng: np.random.Generator, dtype, name='policy'):
+               rng: np.random.Generator, dtype, name='policy', use_own: bool = True):
     super().__init__(name=name)
     self.economy, self.normalizer = economy, normalizer
     self.net = networks.SymmetricNet(normalizer.n_own, normalizer.n_exo, normalizer.n_dist,
                                      economy.n_actions, rng=rng, dtype=dtype, name='net',
-                                     **net_kwargs)
+                                     use_own=use_own, **net_kwargs)
 
   def act(self, state: base.State, moments: tf.Tensor) -> tf.Tensor:
     n = self.normalizer

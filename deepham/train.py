@@ -202,7 +202,8 @@ class Solver:
     self.normalizer.fit(data.states, [self.policy.net] + self.value.nets)
     prog = progress_lib.Progress(f'value fit ({label})', vc.epochs, unit='epochs')
     losses = self.fitter.fit(data, vc.epochs, seed=self.config.seed * 1000 + r,
-                             valid_fraction=vc.valid_fraction, progress=prog)
+                             valid_fraction=vc.valid_fraction, progress=prog,
+                             keep_function=r > 0)
     std = float(self.value.target_std.numpy())
     self.value_loss.assign(losses['valid_mse'] * std**2)
     # In value units; most of it is the noise of realised lifetime utility around its mean.

@@ -155,6 +155,33 @@ def test_value_regression_recovers_the_brock_mirman_value():
   assert err.mean() < 0.005 * scale and err.max() < 0.025 * scale, (err.mean(), err.max(), scale)
 
 
+def test_first_value_fit_starts_at_the_targets_scale():
+  """Lifetime utilities sit far from zero relative to their spread (KS: mean 104, std 2.8).
+  The first fit must not carry the untrained networks' function over (that started the
+  outputs 37 standard deviations off, and 200 KS epochs ended at a standardized MSE of 329);
+  later fits must keep the function (a refit continues from the last one)."""
+  config = bm_config.get_config()
+  econ = brock_mirman.BrockMirman(brock_mirman.BMParams.from_config(config.economy))
+  optimal = lambda state, aggs: tf.fill(tf.concat([tf.shape(state.e), [1]], 0),
+                                        tf.constant(econ.optimal_share(), state.x.dtype))
+  sim = simulate.Simulator(econ, optimal)
+  start = simulate.as_state(econ.initial_state(512, np.random.default_rng(0)), tf.float64)
+  data, _ = value_lib.simulate_values(sim, start, [0, 0], 0, 40, 40, 40)
+  t = data.targets.numpy()
+  data = value_lib.ValueData(data.states, tf.constant(100.0 + (t - t.mean()) / t.std()))
+  norm = networks.Normalizer(econ, tf.float64)
+  norm.fit(data.states)
+  ens = value_lib.ValueEnsemble(econ, norm, 2, dict(widths=(24, 24), act='tanh', n_fixed=0,
+                                                    n_generalized=0, gm_widths=(4,)),
+                                np.random.default_rng(0), tf.float64)
+  fitter = value_lib.ValueFitter(ens, 1e-4, 128, adam_beta1=0.99, adam_beta2=0.99)
+  first = fitter.fit(data, 2, seed=0, keep_function=False)
+  assert first['train_mse'] < 3, first  # standardized: of the order of the targets' variance
+  before = ens(data.states).numpy()
+  fitter.fit(data, 0, seed=1)  # re-standardising alone keeps the value function
+  np.testing.assert_allclose(ens(data.states).numpy(), before, rtol=1e-12)
+
+
 def test_tiny_run_writes_every_workdir_file(tiny_run):
   """Too small to test accuracy: it checks the plumbing end to end."""
   workdir, summary = tiny_run

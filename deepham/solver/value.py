@@ -138,15 +138,23 @@ class ValueFitter:
     return tf.reduce_mean(self._losses(data, idx))
 
   def fit(self, data: ValueData, epochs: int, seed: int, valid_fraction: float = 0.1,
-          progress=None) -> dict:
+          progress=None, keep_function: bool = True) -> dict:
     """Trains on (1 - valid_fraction) of the cross-sections; returns train and validation MSE.
 
-    Targets are re-standardised to this data set's mean and std first (function-preserving),
-    so the fit continues from the previous round's networks.
+    Targets are re-standardised to this data set's mean and std first. With keep_function
+    (later rounds) the output layers are rescaled so that the fit continues from the previous
+    round's value function. The first fit sets the statistics only: rescaling untrained networks
+    to keep their meaningless function would start them (mean - 0) / std standard deviations
+    away from the targets (37 for the KS economy), further than the fit can travel.
     """
     ens = self.ensemble
     targets = data.targets.numpy()
-    ens.restandardize(float(targets.mean()), float(max(targets.std(), 1e-8)))
+    mean, std = float(targets.mean()), float(max(targets.std(), 1e-8))
+    if keep_function:
+      ens.restandardize(mean, std)
+    else:
+      ens.target_mean.assign(mean)
+      ens.target_std.assign(std)
     rng = np.random.default_rng(seed)
     n = int(data.targets.shape[0])
     order = rng.permutation(n)

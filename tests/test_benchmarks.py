@@ -21,3 +21,20 @@ def test_scaling_script_prints_one_figure_line_per_n():
   assert result['n_agents'] == 4
   for key in ('seconds_per_step', 'compile_seconds', 'ms_per_period', 'peak_memory_gb'):
     assert result[key] > 0, key
+
+
+def test_gm_grid_accuracy_script_validates_a_run_both_ways(tmp_path):
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2')
+  run = subprocess.run([sys.executable, 'run.py', '--config=configs/ks_tiny.py',
+                        f'--workdir={tmp_path}'], cwd=conftest.REPO, env=env,
+                       capture_output=True, text=True, timeout=600)
+  assert run.returncode == 0, run.stderr[-2000:]
+  out = subprocess.run([sys.executable, 'benchmarks/gm_grid_accuracy.py',
+                        f'--workdir={tmp_path}'], cwd=conftest.REPO, env=env,
+                       capture_output=True, text=True, timeout=600)
+  assert out.returncode == 0, out.stderr[-2000:]
+  result = json.loads([l for l in out.stdout.splitlines() if l.startswith('{')][-1])
+  assert result['gm_grid'] > 0
+  # The grid interpolates the basis to far better than the Bellman error's size.
+  assert abs(result['grid_optimality_mean'] - result['exact_optimality_mean']) < (
+      0.01 * result['exact_optimality_mean'])

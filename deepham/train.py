@@ -72,7 +72,8 @@ class Solver:
     rng = np.random.default_rng(config.seed)
     self.normalizer = networks.Normalizer(econ, dtype, name='normalizer')
     net_kwargs = _net_kwargs(config.network)
-    # Only the investment config has the field: older workdirs' configs stay resumable.
+    # Only the investment config has the field (the other configs, and so their workdirs'
+    # config.json, are unchanged by it).
     self.policy = policy_lib.PolicyNetwork(
         econ, self.normalizer, net_kwargs, rng, dtype,
         use_own=config.network.get('policy_own_state', True))

@@ -130,18 +130,25 @@ def test_brock_mirman_saving_rate_is_alpha_beta(tmp_path):
   assert np.max(np.abs(saving - ab)) / ab < 0.01, (saving.min(), saving.max(), ab)
 
 
+def _bm_values_under_optimal_policy(config, n_paths: int, horizon: int):
+  """Brock-Mirman economy and its value data (one window of `horizon` periods per path)
+  simulated under the optimal saving rate."""
+  econ = brock_mirman.BrockMirman(brock_mirman.BMParams.from_config(config.economy))
+  optimal = lambda state, aggs: tf.fill(tf.concat([tf.shape(state.e), [1]], 0),
+                                        tf.constant(econ.optimal_share(), state.x.dtype))
+  sim = simulate.Simulator(econ, optimal)
+  start = simulate.as_state(econ.initial_state(n_paths, np.random.default_rng(0)), tf.float64)
+  data, _ = value_lib.simulate_values(sim, start, [0, 0], 0, horizon, horizon, horizon)
+  return econ, data
+
+
 def test_value_regression_recovers_the_brock_mirman_value():
   """Regression on simulated lifetime utility under the optimal policy recovers
   V(k) = A + alpha / (1 - alpha beta) log k (deterministic technology, so each target is V
   itself up to beta^200 = 7e-10: what is tested is the regression)."""
   config = bm_config.get_config()
   config.economy.update(dict(k_spread=0.8, z_values=(1.0,), z_transition=((1.0,),)))
-  econ = brock_mirman.BrockMirman(brock_mirman.BMParams.from_config(config.economy))
-  optimal = lambda state, aggs: tf.fill(tf.concat([tf.shape(state.e), [1]], 0),
-                                        tf.constant(econ.optimal_share(), state.x.dtype))
-  sim = simulate.Simulator(econ, optimal)
-  start = simulate.as_state(econ.initial_state(4096, np.random.default_rng(0)), tf.float64)
-  data, _ = value_lib.simulate_values(sim, start, [0, 0], 0, 200, 200, 200)
+  econ, data = _bm_values_under_optimal_policy(config, 4096, 200)
   norm = networks.Normalizer(econ, tf.float64)
   norm.fit(data.states)
   ens = value_lib.ValueEnsemble(econ, norm, 1, dict(widths=(24, 24), act='tanh', n_fixed=0,
@@ -160,13 +167,7 @@ def test_first_value_fit_starts_at_the_targets_scale():
   The first fit must not carry the untrained networks' function over (that started the
   outputs 37 standard deviations off, and 200 KS epochs ended at a standardized MSE of 329);
   later fits must keep the function (a refit continues from the last one)."""
-  config = bm_config.get_config()
-  econ = brock_mirman.BrockMirman(brock_mirman.BMParams.from_config(config.economy))
-  optimal = lambda state, aggs: tf.fill(tf.concat([tf.shape(state.e), [1]], 0),
-                                        tf.constant(econ.optimal_share(), state.x.dtype))
-  sim = simulate.Simulator(econ, optimal)
-  start = simulate.as_state(econ.initial_state(512, np.random.default_rng(0)), tf.float64)
-  data, _ = value_lib.simulate_values(sim, start, [0, 0], 0, 40, 40, 40)
+  econ, data = _bm_values_under_optimal_policy(bm_config.get_config(), 512, 40)
   t = data.targets.numpy()
   data = value_lib.ValueData(data.states, tf.constant(100.0 + (t - t.mean()) / t.std()))
   norm = networks.Normalizer(econ, tf.float64)

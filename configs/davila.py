@@ -28,8 +28,10 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config = ks_game.get_config()
   config.economy = davila_economy()
   config.network.update(dict(n_fixed_moments=0, n_generalized_moments=1))
-  config.init.update(dict(benchmark='data/davila/aiyagari_solution.npz', t_burn=2000,
-                          n_paths=384))
+  # Every run starts from the market's stationary (Aiyagari) policy; see docs/davila.md for why
+  # the planner's start matters.
+  config.init.update(dict(policy='benchmark', benchmark='data/davila/aiyagari_solution.npz',
+                          t_burn=2000, n_paths=384))
   config.value.update(dict(horizon=800, window=600, every=50, epochs=100))  # beta^600 = 6e-32
   config.policy.update(dict(t_unroll=50, rounds=20, steps_per_round=400, pool_periods=200,
                             pool_last=100, pool_every=2))

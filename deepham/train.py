@@ -81,7 +81,8 @@ class Solver:
                                          rng, dtype)
     pc = config.policy
     if pc.objective == 'euler':
-      self.objective = policy_lib.EulerObjective(econ, self.policy)
+      self.objective = policy_lib.EulerObjective(econ, self.policy,
+                                                    pc.get('euler_loss', 'square'))
     else:
       self.objective = policy_lib.UtilityObjective(econ, self.policy, self.value, config.mode,
                                                    pc.price_taking, pc.t_unroll)
@@ -146,7 +147,7 @@ class Solver:
   def initial_policy(self):
     cfg = self.config.init
     if cfg.policy == 'benchmark':
-      return conventional.load_benchmark(self.economy, cfg.benchmark).policy
+      return conventional.load_benchmark(self.economy, cfg.benchmark, initial_rule=True).policy
     return self.economy.initial_action
 
   def burn_in(self) -> None:

@@ -101,3 +101,17 @@ def test_tiny_runs_write_table_keys_and_the_report_combines_them(tmp_path):
   assert md.count('\n') == len(table) + 2
   report.davila_figures(runs, str(tmp_path / 'figures'))
   assert os.path.exists(tmp_path / 'figures' / 'davila_saving_policy.png')
+
+
+def test_stationary_solution_starts_but_does_not_benchmark_the_aggregate_shock_economy():
+  """With aggregate shocks the Aiyagari policy is a starting rule, not a solution to compare."""
+  from deepham import conventional  # pylint: disable=g-import-not-at-top
+  from deepham import errors  # pylint: disable=g-import-not-at-top
+  econ = davila.Davila(davila.DavilaParams(n_agents=6, aggregate_shocks=True))
+  path = os.path.join(conftest.REPO, 'data', 'davila', 'aiyagari_solution.npz')
+  with pytest.raises(errors.ConfigError, match='no conventional benchmark'):
+    conventional.load_benchmark(econ, path)
+  rule = conventional.load_benchmark(econ, path, initial_rule=True).policy
+  state = simulate.as_state(econ.initial_state(3, np.random.default_rng(0)), tf.float64)
+  share = rule(state, econ.aggregates(state)).numpy()
+  assert share.shape == (3, 6, 1) and np.all((share > 0) & (share <= 1))

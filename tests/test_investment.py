@@ -67,6 +67,25 @@ def test_exact_policy_satisfies_the_euler_equation_with_exact_expectation():
   assert np.max(np.abs(res)) < 1e-13
 
 
+def test_product_loss_is_unbiased_where_the_square_loss_is_not():
+  """At the exact policy the Euler residual with the exact expectation is zero. The one-draw
+  square loss averages to the draw's variance (positive); the two-draw product averages to zero
+  within its sampling error."""
+  econ = investment.LucasPrescott(investment.InvestmentParams(n_agents=32))
+  state = simulate.as_state(econ.initial_state(64, np.random.default_rng(0)), tf.float64)
+  losses = {}
+  for kind in policy_lib.EULER_LOSSES:
+    objective = policy_lib.EulerObjective(econ, econ.exact_policy, loss=kind)
+    losses[kind] = np.array([float(objective.loss(state, tf.constant([3, s], tf.int64)))
+                             for s in range(40)])
+  square, product = losses['square'], losses['product']
+  assert square.min() > 0
+  assert abs(product.mean()) < 3 * product.std() / np.sqrt(product.size)
+  assert abs(product.mean()) < 0.05 * square.mean()
+  with pytest.raises(ValueError, match='square'):
+    policy_lib.EulerObjective(econ, econ.exact_policy, loss='cube')
+
+
 @pytest.mark.parametrize('objective', ['euler', 'utility'])
 def test_short_training_moves_the_policy_toward_the_exact_one(objective, tmp_path):
   config = investment_lq.get_config()

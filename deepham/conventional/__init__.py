@@ -15,14 +15,19 @@ def resolve(path: str) -> str:
   return candidate if os.path.exists(candidate) else path
 
 
-def load_benchmark(economy, path: str):
-  """The conventional solution of `economy` stored at `path` (an object with .policy, .value)."""
+def load_benchmark(economy, path: str, initial_rule: bool = False):
+  """The conventional solution of `economy` stored at `path` (an object with .policy, .value).
+
+  initial_rule=True also accepts a solution of a neighbouring economy whose policy serves only as
+  the solver's starting rule: the stationary (Aiyagari) solution starts the Davila economy with
+  aggregate shocks.
+  """
   from deepham.economies import ks  # pylint: disable=g-import-not-at-top
   if isinstance(economy, ks.KrusellSmith):
     from deepham.conventional import ks_solution  # pylint: disable=g-import-not-at-top
     return ks_solution.Benchmark(ks_solution.KSSolution.load(resolve(path)), economy)
   from deepham.economies import davila  # pylint: disable=g-import-not-at-top
-  if isinstance(economy, davila.Davila) and not economy.params.aggregate_shocks:
+  if isinstance(economy, davila.Davila) and (initial_rule or not economy.params.aggregate_shocks):
     from deepham.conventional import aiyagari  # pylint: disable=g-import-not-at-top
     return aiyagari.Benchmark(aiyagari.AiyagariSolution.load(resolve(path)), economy)
   raise errors.ConfigError(f'no conventional benchmark is available for economy '

@@ -2,6 +2,7 @@
 
 from deepham import errors
 from deepham.solver import networks
+from deepham.solver import policy as policy_lib
 
 MODES = ('game', 'planner')
 OBJECTIVES = ('utility', 'euler')
@@ -57,6 +58,9 @@ def check(config) -> None:
   for path in ('init.imitation_steps', 'init.t_burn'):
     if not isinstance(_get(config, path), int) or _get(config, path) < 0:
       _fail(path, 'a non-negative integer', _get(config, path))
+  loss = config.policy.get('euler_loss', 'square')  # only configs with the Euler objective
+  if loss not in policy_lib.EULER_LOSSES:
+    _fail('policy.euler_loss', f'one of {list(policy_lib.EULER_LOSSES)}', loss)
   spread = config.init.get('imitation_spread', 0.0)
   if not isinstance(spread, (int, float)) or spread < 0:
     _fail('init.imitation_spread', 'a non-negative number (0: no spread)', spread)

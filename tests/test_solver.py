@@ -283,6 +283,7 @@ def test_non_finite_loss_stops_cleanly(tmp_path, monkeypatch):
     ('network.width', (24, 0), 'network.width'),
     ('value.window', 150, 'value.window'),
     ('dtype', 'float16', 'dtype'),
+    ('policy.euler_loss', 'cube', 'policy.euler_loss'),
 ])
 def test_bad_config_names_the_field(path, value, field):
   config = ks_game.get_config('tiny')

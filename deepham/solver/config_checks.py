@@ -58,7 +58,7 @@ def check(config) -> None:
   for path in ('init.imitation_steps', 'init.t_burn'):
     if not isinstance(_get(config, path), int) or _get(config, path) < 0:
       _fail(path, 'a non-negative integer', _get(config, path))
-  loss = config.policy.get('euler_loss', 'square')  # only configs with the Euler objective
+  loss = config.policy.get('euler_loss', 'square')  # a field of the investment config only
   if loss not in policy_lib.EULER_LOSSES:
     _fail('policy.euler_loss', f'one of {list(policy_lib.EULER_LOSSES)}', loss)
   spread = config.init.get('imitation_spread', 0.0)

@@ -115,3 +115,17 @@ def test_stationary_solution_starts_but_does_not_benchmark_the_aggregate_shock_e
   state = simulate.as_state(econ.initial_state(3, np.random.default_rng(0)), tf.float64)
   share = rule(state, econ.aggregates(state)).numpy()
   assert share.shape == (3, 6, 1) and np.all((share > 0) & (share <= 1))
+
+
+def test_labor_share_lies_in_the_unit_interval_also_when_r_is_negative():
+  """At the constrained optimum (K about 120) r < 0; the share of labor in factor income stays
+  in (0, 1], and equals one for a household without assets."""
+  econ = davila.Davila(davila.DavilaParams(n_agents=10))
+  state = simulate.as_state(econ.initial_state(4, np.random.default_rng(0)), tf.float64)
+  state = base.State(state.x * 4.0, state.e, state.z)  # K about 120
+  aggs = econ.aggregates(state)
+  assert float(tf.reduce_max(econ.prices(aggs, state.z[:, None])[0])) < 0
+  share = econ.labor_share(state, aggs).numpy()
+  assert np.all((share > 0) & (share <= 1))
+  poor = base.State(state.x * 0.0, state.e, state.z)
+  np.testing.assert_allclose(econ.labor_share(poor, aggs).numpy(), 1.0)

@@ -202,7 +202,10 @@ class Davila(base.ConsumptionSavings):
                 wealth_gini=stats['wealth_gini'], consumption_gini=stats['consumption_gini'])
 
   def labor_share(self, state, aggregates):
-    """Each household's labor income over its total income, w e / (w e + r a)."""
+    """Each household's labor income over its factor income, w e / (w e + (r + delta) a).
+
+    Gross of depreciation, so that the share lies in (0, 1] also where r < 0 (the constrained
+    optimum); net of it, w e + r a can vanish and the ratio explode."""
     r, w = self.prices(aggregates, state.z[:, None])
     e = base.take(self.params.e_values, state.e, state.x)
-    return w * e / (w * e + r * state.x[..., 0])
+    return w * e / (w * e + (r + self.params.delta) * state.x[..., 0])

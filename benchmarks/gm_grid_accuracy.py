@@ -26,8 +26,8 @@ def main(argv):
   del argv
   result = dict(benchmark='gm_grid_accuracy', workdir=_WORKDIR.value)
   for label in ('grid', 'exact'):
-    # A fresh load for each setting: functions traced during the first validation would keep
-    # the grid setting they were traced with.
+    # A fresh load for each setting, so that no function traced during the first validation can
+    # carry its grid setting into the second.
     solver = deepham.load(_WORKDIR.value)._solver  # pylint: disable=protected-access
     if label == 'grid':
       result['gm_grid'] = solver.config.network.gm_grid

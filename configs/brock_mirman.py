@@ -18,7 +18,8 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.network.update(dict(n_fixed_moments=0, n_generalized_moments=0))
   config.init.update(dict(n_paths=64, t_burn=100, imitation_steps=200))
   config.value.update(dict(n_nets=2, horizon=400, window=200, every=20, epochs=100,
-                           batch_size=32, learning_rate=1e-3, adam_beta1=0.9, adam_beta2=0.999))
+                           batch_size=32, learning_rate=1e-3, adam_beta1=0.9, adam_beta2=0.999,
+                           final_every=0, final_epochs=0))
   config.policy.update(dict(t_unroll=30, batch_size=128, learning_rate=1e-3,
                             learning_rate_end=1e-4, rounds=3, steps_per_round=400,
                             pool_periods=60, pool_last=40, pool_every=2))

@@ -32,7 +32,8 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   # the planner's start matters.
   config.init.update(dict(policy='benchmark', benchmark='data/davila/aiyagari_solution.npz',
                           t_burn=2000, n_paths=384))
-  config.value.update(dict(horizon=800, window=600, every=50, epochs=100))  # beta^600 = 6e-32
+  config.value.update(dict(horizon=800, window=600, every=50, epochs=100, final_every=0,
+                           final_epochs=0))  # beta^600 = 6e-32
   config.policy.update(dict(t_unroll=50, rounds=20, steps_per_round=400, pool_periods=200,
                             pool_last=100, pool_every=2))
   config.run.update(dict(log_every=400, checkpoint_every=400, validation_periods=200,

@@ -42,16 +42,18 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   # Euler equation makes investment a function of the cross-section alone, for every nu: the
   # policy network need not see own capital (True: u(x, X) as in Kahou et al.).
   config.network.policy_own_state = True
-  config.init.update(dict(restart=True, n_paths=64, t_burn=0, imitation_steps=1000,
+  config.init.update(dict(restart=True, n_paths=64, t_burn=0, imitation_steps=300,
                           imitation_batch=32, imitation_learning_rate=1e-3))
   # The starting cross-sections are narrow (mean X within +-0.005 of 0.9), and the equilibrium
-  # path moves X to about 0.68: the first policy is taught u = delta x on cross-sections scaled
-  # by a per-path lognormal factor (std 0.3), so that its inputs are standardised on that range
-  # and its first simulations stay sensible (without it, X went negative within 64 periods).
-  config.init.imitation_spread = 0.3
+  # path moves X to about 0.68. With nu != 1 the first policy is taught u = delta x on
+  # cross-sections scaled by a per-path lognormal factor (std 0.3), so that its first
+  # simulations stay sensible (without it, X went negative within 64 periods); with nu = 1 it
+  # is not needed and cost accuracy (0.40% policy error against 0.16%, docs/results.md).
+  # -1: the economy's choice (deepham/economies/investment.py); a number >= 0 sets the std.
+  config.init.imitation_spread = -1.0
   config.value.update(dict(n_nets=3, horizon=264, window=200, every=8, epochs=100,
                            batch_size=64, learning_rate=1e-3, adam_beta1=0.9,
-                           adam_beta2=0.999))
+                           adam_beta2=0.999, final_every=0, final_epochs=0))
   config.policy.update(dict(objective='utility', t_unroll=150, batch_size=64,
                             learning_rate=3e-4, learning_rate_end=1e-6, adam_beta1=0.9,
                             adam_beta2=0.999, rounds=3, steps_per_round=2000,

@@ -166,6 +166,8 @@ class Solver:
     else:
       sample = state
     spread = cfg.get('imitation_spread', 0.0)
+    if spread < 0:  # the economy's choice
+      spread = getattr(econ, 'imitation_spread', 0.0)
     if spread:  # teach the initial rule on a wider set of states than the narrow starting one
       scale = tf.exp(spread * tf.random.stateless_normal(
           [int(sample.z.shape[0]), 1, 1], self.seed(_BURN, 2), dtype=sample.x.dtype))
@@ -193,17 +195,23 @@ class Solver:
     """Where training simulations start: the distribution, or (init.restart) a fresh draw."""
     return self.fresh_start(n + 1) if self.config.init.restart else _read(self.distribution)
 
-  def fit_value(self, label: str) -> None:
+  def fit_value(self, label: str, final: bool = False) -> None:
+    """Fits the value networks to lifetime utility simulated under the current policy. The
+    final fit (after the last policy round: the value that validation scores) may use more data
+    and epochs (value.final_every, value.final_epochs; 0: as in the rounds)."""
     vc = self.config.value
+    every, epochs = vc.every, vc.epochs
+    if final:
+      every, epochs = vc.get('final_every', 0) or every, vc.get('final_epochs', 0) or epochs
     r = int(self.value_round) + 1
-    data, final = value_lib.simulate_values(self.simulator, self.start_state(10**6 + r),
-                                            self.seed(_VALUE, r), 0, vc.horizon, vc.window,
-                                            vc.every)
-    _assign(self.distribution, final)
+    data, final_state = value_lib.simulate_values(self.simulator, self.start_state(10**6 + r),
+                                                  self.seed(_VALUE, r), 0, vc.horizon,
+                                                  vc.window, every)
+    _assign(self.distribution, final_state)
     # Input statistics follow the distribution; every network keeps computing the same function.
     self.normalizer.fit(data.states, [self.policy.net] + self.value.nets)
-    prog = progress_lib.Progress(f'value fit ({label})', vc.epochs, unit='epochs')
-    losses = self.fitter.fit(data, vc.epochs, seed=self.config.seed * 1000 + r,
+    prog = progress_lib.Progress(f'value fit ({label})', epochs, unit='epochs')
+    losses = self.fitter.fit(data, epochs, seed=self.config.seed * 1000 + r,
                              valid_fraction=vc.valid_fraction, progress=prog,
                              keep_function=r > 0)
     std = float(self.value.target_std.numpy())
@@ -297,7 +305,7 @@ class Solver:
       self.round.assign_add(1)
       self.save()
     if uses_value and int(self.value_round) < pc.rounds:
-      self.fit_value('final policy')
+      self.fit_value('final policy', final=True)
       self.save()
     logging.info('training done: %d policy steps in %.1f s', int(self.step), self.seconds())
 

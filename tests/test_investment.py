@@ -86,6 +86,32 @@ def test_product_loss_is_unbiased_where_the_square_loss_is_not():
     policy_lib.EulerObjective(econ, econ.exact_policy, loss='cube')
 
 
+def test_antithetic_draws_remove_the_draw_noise_of_the_square_loss():
+  """With nu = 1 the residual is linear in the idiosyncratic shocks at the exact policy: the
+  mean over a draw and its mirror is the exact expectation, so the antithetic loss is zero to
+  rounding. For a policy nonlinear in the cross-section it estimates the squared residual of the
+  exact expectation (from many draws) with a spread far below the one-draw square loss's."""
+  econ = investment.LucasPrescott(investment.InvestmentParams(n_agents=32))
+  state = simulate.as_state(econ.initial_state(16, np.random.default_rng(0)), tf.float64)
+  state = base.State(state.x * np.linspace(0.7, 1.0, 16)[:, None, None], state.e, state.z)
+  seeds = [tf.constant([3, s], tf.int64) for s in range(20)]
+  exact = policy_lib.EulerObjective(econ, econ.exact_policy, loss='antithetic')
+  assert max(float(exact.loss(state, s)) for s in seeds) < 1e-24
+
+  def bent(s):
+    m = tf.reduce_mean(s.x, axis=1, keepdims=True)
+    return econ.exact_policy(s) + 0.002 * tf.sin(8 * m) + 0.05 * tf.square(s.x - m)
+
+  losses = {kind: np.array([float(policy_lib.EulerObjective(econ, bent, loss=kind).loss(state, s))
+                            for s in seeds]) for kind in ('square', 'antithetic')}
+  one_draw = policy_lib.EulerObjective(econ, bent)
+  mean_residual = np.mean([one_draw.residual(state, tf.constant([5, s], tf.int64)).numpy()
+                           for s in range(400)], axis=0)
+  target = np.mean(mean_residual**2)
+  assert abs(losses['antithetic'].mean() - target) < 0.01 * target
+  assert losses['antithetic'].std() < 0.01 * losses['square'].std()
+
+
 @pytest.mark.parametrize('objective', ['euler', 'utility'])
 def test_short_training_moves_the_policy_toward_the_exact_one(objective, tmp_path):
   config = investment_lq.get_config()

@@ -284,6 +284,8 @@ def test_non_finite_loss_stops_cleanly(tmp_path, monkeypatch):
     ('value.window', 150, 'value.window'),
     ('dtype', 'float16', 'dtype'),
     ('policy.euler_loss', 'cube', 'policy.euler_loss'),
+    ('value.final_every', 7, 'value.final_every'),
+    ('value.final_epochs', -1, 'value.final_epochs'),
 ])
 def test_bad_config_names_the_field(path, value, field):
   config = ks_game.get_config('tiny')
@@ -294,3 +296,29 @@ def test_bad_config_names_the_field(path, value, field):
   node[parts[-1]] = value
   with pytest.raises(errors.ConfigError, match=field.replace('.', r'\.')):
     train.Solver(config)
+
+
+def test_the_final_value_fit_uses_its_own_data_and_epochs(monkeypatch):
+  """value.final_every / final_epochs apply to the fit after the last policy round only."""
+  s = _solver(value__final_every=10, value__final_epochs=5)
+  s.burn_in()
+  calls = []
+  simulate_values, fit = value_lib.simulate_values, s.fitter.fit
+
+  def spy_simulate(*args):
+    calls.append(('every', args[-1]))
+    return simulate_values(*args)
+
+  def spy_fit(data, epochs, **kwargs):
+    calls.append(('epochs', epochs, int(data.targets.shape[0])))
+    return fit(data, epochs, **kwargs)
+
+  monkeypatch.setattr(value_lib, 'simulate_values', spy_simulate)
+  monkeypatch.setattr(s.fitter, 'fit', spy_fit)
+  s.fit_value('a round')
+  s.fit_value('final policy', final=True)
+  (_, every_round), (_, epochs_round, n_round), (_, every_final), (_, epochs_final, n_final) = calls
+  assert (every_round, epochs_round, every_final, epochs_final) == (20, 3, 10, 5)
+  vc, paths = s.config.value, s.config.init.n_paths
+  assert n_round == paths * ((vc.horizon - vc.window) // 20 + 1)  # a target every 20 periods
+  assert n_final == paths * ((vc.horizon - vc.window) // 10 + 1)  # ... every 10

@@ -62,8 +62,9 @@ def check(config) -> None:
   if loss not in policy_lib.EULER_LOSSES:
     _fail('policy.euler_loss', f'one of {list(policy_lib.EULER_LOSSES)}', loss)
   spread = config.init.get('imitation_spread', 0.0)
-  if not isinstance(spread, (int, float)) or spread < 0:
-    _fail('init.imitation_spread', 'a non-negative number (0: no spread)', spread)
+  if not isinstance(spread, (int, float)) or (spread < 0 and spread != -1):
+    _fail('init.imitation_spread', "a non-negative number (0: no spread) or -1 (the economy's "
+          'choice)', spread)
   net = config.network
   for path in ('network.width', 'network.gm_width'):
     widths = _get(config, path)
@@ -80,6 +81,12 @@ def check(config) -> None:
   if v.window % v.every or v.window > v.horizon:
     _fail('value.window', f'a multiple of value.every ({v.every}) and at most value.horizon '
           f'({v.horizon})', v.window)
+  for path in ('value.final_every', 'value.final_epochs'):  # 0: as in the rounds
+    f = v.get(path.split('.')[1], 0)
+    if not isinstance(f, int) or isinstance(f, bool) or f < 0:
+      _fail(path, 'a non-negative integer (0: as in the rounds)', f)
+  if v.get('final_every', 0) and v.window % v.final_every:
+    _fail('value.final_every', f'a divisor of value.window ({v.window}), or 0', v.final_every)
   if not 0 <= v.valid_fraction < 0.5:
     _fail('value.valid_fraction', 'in [0, 0.5)', v.valid_fraction)
   p = config.policy

@@ -42,7 +42,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   # Euler equation makes investment a function of the cross-section alone, for every nu: the
   # policy network need not see own capital (True: u(x, X) as in Kahou et al.).
   config.network.policy_own_state = True
-  config.init.update(dict(restart=True, n_paths=64, t_burn=0, imitation_steps=300,
+  config.init.update(dict(restart=True, n_paths=64, t_burn=0, imitation_steps=1000,
                           imitation_batch=32, imitation_learning_rate=1e-3))
   # The starting cross-sections are narrow (mean X within +-0.005 of 0.9), and the equilibrium
   # path moves X to about 0.68. With nu != 1 the first policy is taught u = delta x on

@@ -77,8 +77,11 @@ class Solver:
     self.policy = policy_lib.PolicyNetwork(
         econ, self.normalizer, net_kwargs, rng, dtype,
         use_own=config.network.get('policy_own_state', True))
-    self.value = value_lib.ValueEnsemble(econ, self.normalizer, config.value.n_nets, net_kwargs,
-                                         rng, dtype)
+    # value.width: hidden layers of the value networks, () = those of the policy network (configs
+    # and workdirs from before the field have neither).
+    value_widths = tuple(config.value.get('width', ())) or net_kwargs['widths']
+    self.value = value_lib.ValueEnsemble(econ, self.normalizer, config.value.n_nets,
+                                         dict(net_kwargs, widths=value_widths), rng, dtype)
     pc = config.policy
     if pc.objective == 'euler':
       self.objective = policy_lib.EulerObjective(econ, self.policy,

@@ -286,6 +286,7 @@ def test_non_finite_loss_stops_cleanly(tmp_path, monkeypatch):
     ('policy.euler_loss', 'cube', 'policy.euler_loss'),
     ('value.final_every', 7, 'value.final_every'),
     ('value.final_epochs', -1, 'value.final_epochs'),
+    ('value.width', (48, 0), 'value.width'),
 ])
 def test_bad_config_names_the_field(path, value, field):
   config = ks_game.get_config('tiny')
@@ -296,6 +297,20 @@ def test_bad_config_names_the_field(path, value, field):
   node[parts[-1]] = value
   with pytest.raises(errors.ConfigError, match=field.replace('.', r'\.')):
     train.Solver(config)
+
+
+def _hidden_widths(net) -> list[int]:
+  return [int(net.b0.shape[0])] + [int(b.shape[0]) for b in net.head.biases[:-1]]
+
+
+def test_value_networks_take_their_own_width():
+  """value.width sets the value networks' hidden layers; () keeps network.width."""
+  default = _solver()
+  assert _hidden_widths(default.value.nets[0]) == list(default.config.network.width)
+  s = _solver(value__width=(7, 5, 3))
+  assert all(_hidden_widths(net) == [7, 5, 3] for net in s.value.nets)
+  assert _hidden_widths(s.policy.net) == list(s.config.network.width)
+  assert s.value(_random_cross_sections(s.economy, 3)).shape == (3, s.economy.n_agents)
 
 
 def test_the_final_value_fit_uses_its_own_data_and_epochs(monkeypatch):

@@ -70,6 +70,11 @@ def check(config) -> None:
     widths = _get(config, path)
     if len(widths) < 1 or any(not isinstance(w, int) or w < 1 for w in widths):
       _fail(path, 'a non-empty tuple of positive integers, e.g. (24, 24)', widths)
+  value_widths = config.value.get('width', ())
+  if (not isinstance(value_widths, (tuple, list))
+      or any(not isinstance(w, int) or isinstance(w, bool) or w < 1 for w in value_widths)):
+    _fail('value.width', 'a tuple of positive integers, e.g. (48, 48), or () for network.width',
+          value_widths)
   if net.activation not in networks._ACTIVATIONS:  # pylint: disable=protected-access
     _fail('network.activation', f'one of {sorted(networks._ACTIVATIONS)}', net.activation)  # pylint: disable=protected-access
   if net.n_fixed_moments not in range(5):

@@ -54,7 +54,8 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.init.imitation_spread = -1.0
   config.value.update(dict(n_nets=3, horizon=264, window=200, every=8, epochs=100,
                            batch_size=64, learning_rate=1e-3, adam_beta1=0.9,
-                           adam_beta2=0.999, final_every=0, final_epochs=0))
+                           adam_beta2=0.999, final_every=0, final_epochs=0,
+                           control_variate=False))  # continuous shocks: no exact expectation
   config.policy.update(dict(objective='utility', t_unroll=150, batch_size=64,
                             learning_rate=3e-4, learning_rate_end=1e-6, adam_beta1=0.9,
                             adam_beta2=0.999, rounds=3, steps_per_round=2000,

@@ -62,6 +62,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.value = ml_collections.ConfigDict(dict(
       n_nets=3,  # ensemble size
       width=(),  # hidden layers of each value network; (): network.width
+      control_variate=False,  # targets with the martingale correction of the last fit's value
       horizon=2000,  # periods simulated for each value data set
       window=800,  # periods of utility summed into each target (beta^800 = 3e-4)
       every=100,  # a target every `every` periods

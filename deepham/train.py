@@ -100,6 +100,18 @@ class Solver:
                                         config.value.batch_size, config.value.adam_beta1,
                                         config.value.adam_beta2, jit=config.run.jit)
     self.simulator = simulate.Simulator(econ, self.policy, jit_compile=config.run.jit)
+    # value.control_variate: value data simulated with the martingale correction of the last
+    # fit's value (lower-variance targets with the same conditional mean; value.py).
+    self.value_simulator = None
+    if config.value.get('control_variate', False):
+      if econ.n_agent_noise or econ.n_aggregate_noise:
+        raise errors.ConfigError(
+            'value.control_variate needs the exact expectation over next period\'s exogenous '
+            f'states, which {type(econ).__name__} does not have (it has continuous shocks); '
+            'set it to False.')
+      self.value_simulator = simulate.Simulator(
+          econ, self.policy, jit_compile=config.run.jit,
+          utility_correction=value_lib.martingale_correction(econ, self.value))
     n_paths, n = config.init.n_paths, econ.n_agents
     self.pool_size = n_paths * (pc.pool_last // pc.pool_every)
     self.distribution = _state_variables(n_paths, n, econ.n_x, dtype, 'distribution')
@@ -207,7 +219,9 @@ class Solver:
     if final:
       every, epochs = vc.get('final_every', 0) or every, vc.get('final_epochs', 0) or epochs
     r = int(self.value_round) + 1
-    data, final_state = value_lib.simulate_values(self.simulator, self.start_state(10**6 + r),
+    # The control variate needs a fitted value: from the second fit on.
+    sim = self.value_simulator if self.value_simulator is not None and r > 0 else self.simulator
+    data, final_state = value_lib.simulate_values(sim, self.start_state(10**6 + r),
                                                   self.seed(_VALUE, r), 0, vc.horizon,
                                                   vc.window, every)
     _assign(self.distribution, final_state)
@@ -219,7 +233,8 @@ class Solver:
                              keep_function=r > 0)
     std = float(self.value.target_std.numpy())
     self.value_loss.assign(losses['valid_mse'] * std**2)
-    # In value units; most of it is the noise of realised lifetime utility around its mean.
+    # In value units; most of it is the noise of realised lifetime utility around its mean
+    # (less of it with value.control_variate).
     logging.info('value fit (%s): %d cross-sections, mean value %.4f, target std %.4f, '
                  'train MSE %.3e, held-out MSE %.3e (value units)', label,
                  int(data.targets.shape[0]), float(self.value.target_mean.numpy()), std,

@@ -52,14 +52,6 @@ def _no_shocks(state: base.State) -> base.Shocks:
                      tf.zeros([B, 0], dtype))
 
 
-def _outcome_states(economy: base.Economy, x: tf.Tensor, z: tf.Tensor):
-  """(m, State with own next x, e' = e_m for all, z' = z_m) for every exogenous outcome m."""
-  n_e = economy.chain.n_e
-  for m in range(economy.chain.n_z * n_e):
-    zp, ep = divmod(m, n_e)
-    yield m, base.State(x, tf.fill(tf.shape(x)[:2], ep), tf.fill(tf.shape(z), zp))
-
-
 def _outcome_probs(economy: base.Economy, states: base.State, draws: int, seed: tf.Tensor):
   """P(z', e'_i | z, e_i) [S, N, n_z n_e]: exact, or (draws > 0) with P(z'|z) replaced by the
   frequencies of `draws` Monte Carlo draws per cross-section, as the original DeepHAM code does."""
@@ -96,7 +88,7 @@ def _bellman_chunk(economy: base.Economy, method: Method, states: base.State, n_
     raw_a = value.raw(economy.distribution_inputs(base.State(x_a, states.e, states.z)))
     mean_i = mean_pol + (raw_a - raw_pol) / n  # agent i's own next cross-section
     ev = tf.zeros_like(u_a)
-    for m, own in _outcome_states(economy, x_a, states.z):
+    for m, own in economy.outcome_states(x_a, states.z):
       ev += probs[..., m] * value.evaluate(own, mean_i)
     return u_a + economy.beta * ev
 
@@ -138,7 +130,7 @@ def _euler_chunk(economy: base.ConsumptionSavings, method: Method, states: base.
   x_pol, _ = economy.transition(states, a_pol, aggs, _no_shocks(states))
   probs = economy.exogenous_outcomes(states)
   outcomes = []
-  for m, nxt in _outcome_states(economy, x_pol, states.z):
+  for m, nxt in economy.outcome_states(x_pol, states.z):
     next_aggs = economy.aggregates(nxt)
     outcomes.append((probs[..., m], nxt, next_aggs, method.policy(nxt, next_aggs)))
   return economy.euler_errors(states, a_pol, aggs, outcomes)

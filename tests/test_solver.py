@@ -162,6 +162,68 @@ def test_value_regression_recovers_the_brock_mirman_value():
   assert err.mean() < 0.005 * scale and err.max() < 0.025 * scale, (err.mean(), err.max(), scale)
 
 
+class _ClosedFormValue:
+  """Brock-Mirman value of saving `rate` of output forever, through the value interface of
+  validation and of the martingale correction (raw contributions, evaluate)."""
+
+  def __init__(self, econ, rate=None):
+    self.econ, self.rate = econ, rate
+
+  def raw(self, dist):
+    return dist[..., :0]
+
+  def evaluate(self, own, mean_raw):
+    return self.econ.closed_form_value(own, self.rate)
+
+
+def _bm_optimal_simulator(econ, control=None):
+  optimal = lambda state, aggs: tf.fill(tf.concat([tf.shape(state.e), [1]], 0),
+                                        tf.constant(econ.optimal_share(), state.x.dtype))
+  correction = None if control is None else value_lib.martingale_correction(econ, control)
+  return simulate.Simulator(econ, optimal, utility_correction=correction)
+
+
+def test_control_variate_with_the_exact_value_leaves_no_noise():
+  """With the exact value as control, u_t - beta (V_{t+1} - E_t V_{t+1}) = V_t - beta V_{t+1},
+  so a W-period target is V(s_0) - beta^W V(s_W) exactly, whatever the shocks; without the
+  correction the aggregate shocks spread the targets around it."""
+  econ = brock_mirman.BrockMirman(brock_mirman.BMParams(n_agents=4, k_spread=0.8))
+  start = simulate.as_state(econ.initial_state(256, np.random.default_rng(0)), tf.float64)
+  W = 40
+  plain, end = value_lib.simulate_values(_bm_optimal_simulator(econ), start, [0, 0], 0, W, W, W)
+  exact_cv = _bm_optimal_simulator(econ, _ClosedFormValue(econ))
+  corrected, end_cv = value_lib.simulate_values(exact_cv, start, [0, 0], 0, W, W, W)
+  np.testing.assert_array_equal(end.x.numpy(), end_cv.x.numpy())  # same path
+  closed = (econ.closed_form_value(start) - econ.beta**W * econ.closed_form_value(end)).numpy()
+  np.testing.assert_allclose(corrected.targets.numpy(), closed, rtol=0, atol=1e-10)
+  assert np.std(plain.targets.numpy() - closed) > 0.01
+
+
+def test_control_variate_has_conditional_mean_zero_with_any_value():
+  """The correction is unbiased whatever value function it uses (here that of a wrong saving
+  rate): from one state, its mean over many draws of next period is zero within sampling error,
+  while its draws are not zero."""
+  econ = brock_mirman.BrockMirman(brock_mirman.BMParams(n_agents=3, k_spread=0.8))
+  one = econ.initial_state(1, np.random.default_rng(1))
+  n = 20000
+  start = simulate.as_state(base.State(np.repeat(one.x, n, 0), np.repeat(one.e, n, 0),
+                                       np.repeat(one.z, n, 0)), tf.float64)
+  plain = _bm_optimal_simulator(econ).advance(start, [3, 0], 1).discounted_utility.numpy()
+  wrong = _bm_optimal_simulator(econ, _ClosedFormValue(econ, 0.2))
+  cv = wrong.advance(start, [3, 0], 1).discounted_utility.numpy() - plain  # the correction
+  se = cv.std(axis=0) / np.sqrt(n)
+  assert np.all(cv.std(axis=0) > 0.01), cv.std(axis=0)
+  assert np.all(np.abs(cv.mean(axis=0)) < 4 * se), (cv.mean(axis=0), se)
+
+
+def test_control_variate_is_refused_where_shocks_are_continuous():
+  from configs import investment_lq  # pylint: disable=g-import-not-at-top
+  config = investment_lq.get_config('tiny')
+  config.value.control_variate = True
+  with pytest.raises(errors.ConfigError, match='value.control_variate'):
+    train.Solver(config)
+
+
 def test_first_value_fit_starts_at_the_targets_scale():
   """Lifetime utilities sit far from zero relative to their spread (KS: mean 104, std 2.8).
   The first fit must not carry the untrained networks' function over (that started the

@@ -91,6 +91,14 @@ class Economy(abc.ABC):
     e_next = self.chain.next_e(state.z, z_next, state.e, shocks.u_e)
     return e_next, z_next
 
+  def outcome_states(self, x: tf.Tensor, z: tf.Tensor):
+    """(m, State with endogenous states x, e' = e_m for every agent, z' = z_m) for every
+    exogenous outcome m = z' * n_e + e' of `exogenous_outcomes`; x [B, N, n_x], z [B]."""
+    n_e = self.chain.n_e
+    for m in range(self.chain.n_z * n_e):
+      zp, ep = divmod(m, n_e)
+      yield m, State(x, tf.fill(tf.shape(x)[:2], ep), tf.fill(tf.shape(z), zp))
+
   def exogenous_outcomes(self, state: State) -> tf.Tensor:
     """P(z', e'_i | z, e_i) for every agent and outcome m = z' * n_e + e': [B, N, n_z * n_e]."""
     c = self.chain

@@ -92,6 +92,8 @@ def check(config) -> None:
       _fail(path, 'a non-negative integer (0: as in the rounds)', f)
   if v.get('final_every', 0) and v.window % v.final_every:
     _fail('value.final_every', f'a divisor of value.window ({v.window}), or 0', v.final_every)
+  if not isinstance(v.get('control_variate', False), bool):
+    _fail('value.control_variate', 'True or False', v.control_variate)
   if not 0 <= v.valid_fraction < 0.5:
     _fail('value.valid_fraction', 'in [0, 0.5)', v.valid_fraction)
   p = config.policy

@@ -47,11 +47,17 @@ class Path(NamedTuple):
 
 
 class Simulator:
-  """Compiled simulation of `economy` under `policy`; one trace serves every horizon."""
+  """Compiled simulation of `economy` under `policy`; one trace serves every horizon.
+
+  `utility_correction(state, next_state) -> [B, N]`, if given, is added to every period's
+  utility (the value step's control variate, `value.martingale_correction`): the utilities this
+  simulator reports are then corrected ones, with the same conditional mean.
+  """
 
   def __init__(self, economy: base.Economy, policy: Policy, jit_compile: bool = True,
-               chunk: int = 100):
+               chunk: int = 100, utility_correction: Callable | None = None):
     self.economy, self.policy, self.chunk = economy, policy, chunk
+    self.utility_correction = utility_correction
     self._draw = tf.function(self._draw_impl)
     self._advance = tf.function(self._advance_impl, jit_compile=jit_compile)
     self._path = tf.function(self._path_impl)
@@ -70,6 +76,8 @@ class Simulator:
     aggregates = econ.aggregates(state)
     action = self.policy(state, aggregates)
     nxt, u = econ.step(state, action, aggregates, shocks)
+    if self.utility_correction is not None:
+      u += self.utility_correction(state, nxt)
     if with_consumption:
       return nxt, u, econ.consumption(state, action, aggregates)
     return nxt, u

@@ -6,7 +6,7 @@ target for its state (Han, Yang & E, the value function learning step). Each net
 ensemble sees the same data in its own random order; the ensemble mean is the value function.
 """
 
-from typing import NamedTuple
+from typing import Callable, NamedTuple
 
 import numpy as np
 import tensorflow as tf
@@ -74,6 +74,42 @@ class ValueEnsemble(tf.Module):
       b.assign((b * old_s + old_m - mean) / std)
     self.target_mean.assign(mean)
     self.target_std.assign(std)
+
+
+def martingale_correction(economy: base.Economy, value) -> Callable:
+  """A control variate for simulated lifetime utility: period t's utility gains
+
+      -beta (V(s_{t+1}) - E[V(s_{t+1}) | s_t]),
+
+  with V any value function (the ensemble of the last fit) and the expectation exact over the
+  agent's next idiosyncratic state and the next aggregate state (the chain's probabilities; the
+  next cross-section's summaries are known at t, as the distribution inputs are predetermined).
+  Each term has conditional mean zero, so a discounted sum of corrected utilities has the same
+  expectation given s_t as the plain one, the value the regression estimates; the closer V is
+  to the policy's value, the more of the target's noise (the shocks' realisations) it removes.
+  With the exact V the window target is V(s_0) - beta^W V(s_W): nearly noise-free.
+
+  `value` has the validation interface: raw(dist) per-agent contributions, evaluate(own,
+  mean_raw). Only for economies whose shocks all move the discrete chain (no continuous noise).
+  """
+  if economy.n_agent_noise or economy.n_aggregate_noise:
+    raise ValueError('the martingale correction needs an economy without continuous shocks.')
+  n_e = economy.chain.n_e
+
+  def correction(state: base.State, nxt: base.State) -> tf.Tensor:
+    mean_raw = tf.reduce_mean(value.raw(economy.distribution_inputs(nxt)), axis=1,
+                              keepdims=True)
+    probs = economy.exogenous_outcomes(state)  # [B, N, M]
+    realised = nxt.z[:, None] * n_e + nxt.e  # [B, N]
+    expected = tf.zeros_like(probs[..., 0])
+    actual = tf.zeros_like(expected)
+    for m, own in economy.outcome_states(nxt.x, nxt.z):
+      v = value.evaluate(own, mean_raw)
+      expected += probs[..., m] * v
+      actual += tf.where(tf.equal(realised, m), v, tf.zeros_like(v))
+    return -economy.beta * (actual - expected)
+
+  return correction
 
 
 def simulate_values(sim: simulate.Simulator, state: base.State, seed, t0: int, horizon: int,

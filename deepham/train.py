@@ -35,7 +35,7 @@ from deepham.solver import simulate
 from deepham.solver import value as value_lib
 
 # Purposes of stateless seeds: [config.seed, purpose * 2^32 + counter].
-_BURN, _VALUE, _POOL, _STEP, _VALID, _FINAL, _SHUFFLE = range(7)
+_BURN, _VALUE, _POOL, _STEP, _VALID, _FINAL, _SHUFFLE, _POLISH = range(8)
 
 
 def _net_kwargs(net_cfg) -> dict:
@@ -125,12 +125,21 @@ class Solver:
     self.pool_refreshes = counter('pool_refreshes')
     self.elapsed = tf.Variable(0.0, dtype=tf.float64, trainable=False, name='elapsed')
     self.value_loss = tf.Variable(float('nan'), dtype=tf.float64, trainable=False)
-    self.checkpoint = tf.train.Checkpoint(
+    tracked = dict(
         policy=self.policy, value=self.value, normalizer=self.normalizer,
         policy_optimizer=self.trainer.optimizer, value_optimizer=self.fitter.optimizer,
         distribution=list(self.distribution), pool=list(self.pool), burned=self.burned, round=self.round,
         value_round=self.value_round, step=self.step, pool_cursor=self.pool_cursor,
         pool_refreshes=self.pool_refreshes, elapsed=self.elapsed, value_loss=self.value_loss)
+    # policy.polish_steps: L-BFGS after the Adam rounds, for the Euler objective only (the
+    # utility objective has no deterministic loss to polish); its record is checkpointed only
+    # where it is used, so that earlier workdirs load unchanged.
+    self.polish_steps = pc.get('polish_steps', 0) if pc.objective == 'euler' else 0
+    self.polish_record = tf.Variable([-1.0, float('nan'), float('nan')], dtype=tf.float64,
+                                     trainable=False, name='polish_record')
+    if self.polish_steps:
+      tracked['polish_record'] = self.polish_record  # iterations (-1: not yet), loss before, after
+    self.checkpoint = tf.train.Checkpoint(**tracked)
     self.manager = None
     self._t0, self._seconds_before = time.time(), 0.0
 
@@ -197,8 +206,29 @@ class Solver:
   def finished(self) -> bool:
     """True once every round (and the final value fit, if the objective uses values) is done."""
     pc = self.config.policy
-    return int(self.round) >= pc.rounds and (pc.objective != 'utility' or
-                                              int(self.value_round) >= pc.rounds)
+    return (int(self.round) >= pc.rounds
+            and (pc.objective != 'utility' or int(self.value_round) >= pc.rounds)
+            and (not self.polish_steps or self.polished()))
+
+  def polished(self) -> bool:
+    return float(self.polish_record[0]) >= 0
+
+  def polish(self) -> None:
+    """L-BFGS on the Euler loss (policy.polish_steps iterations) over the states of a fresh
+    pool, simulated under the final Adam policy (the first policy.polish_states of them)."""
+    pc = self.config.policy
+    self.refresh_pool()
+    n = pc.get('polish_states', 0) or self.pool_size
+    states = base.State(*[tf.convert_to_tensor(v)[:n] for v in self.pool])
+    logging.info('policy polish: L-BFGS, %d iterations on %d cross-sections', self.polish_steps,
+                 int(states.z.shape[0]))
+    prog = progress_lib.Progress('policy polish (L-BFGS)', self.polish_steps, unit='iterations')
+    out = policy_lib.polish(self.objective, states, self.polish_steps, self.seed(_POLISH, 0),
+                            progress=prog)
+    logging.info('policy polish: %d iterations, antithetic Euler loss %.4g -> %.4g',
+                 out['polish_iterations'], out['polish_loss_start'], out['polish_loss_end'])
+    self.polish_record.assign([out['polish_iterations'], out['polish_loss_start'],
+                               out['polish_loss_end']])
 
   def fresh_start(self, n: int) -> base.State:
     """The economy's starting cross-section, draw n (draw 0 starts the burn-in)."""
@@ -322,6 +352,9 @@ class Solver:
           self.save()
       self.round.assign_add(1)
       self.save()
+    if self.polish_steps and not self.polished():
+      self.polish()
+      self.save()
     if uses_value and int(self.value_round) < pc.rounds:
       self.fit_value('final policy', final=True)
       self.save()
@@ -373,6 +406,10 @@ def run(config: ml_collections.ConfigDict, workdir: str, action: str = 'solve') 
                  n_agents=solver.economy.n_agents, policy_steps=int(solver.step),
                  final_validation_utility=solver.validation_utility(),
                  **solver.final_statistics())
+  if solver.polish_steps:
+    iterations, start, end = solver.polish_record.numpy()
+    summary.update(polish_iterations=int(iterations), polish_loss_start=float(start),
+                   polish_loss_end=float(end))
   workdir_lib.update_summary(workdir, summary)
   from deepham import validate  # pylint: disable=g-import-not-at-top
   summary.update(validate.run(solver, workdir))

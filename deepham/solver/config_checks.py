@@ -97,6 +97,10 @@ def check(config) -> None:
   if not 0 <= v.valid_fraction < 0.5:
     _fail('value.valid_fraction', 'in [0, 0.5)', v.valid_fraction)
   p = config.policy
+  for path in ('policy.polish_steps', 'policy.polish_states'):  # investment config only
+    f = p.get(path.split('.')[1], 0)
+    if not isinstance(f, int) or isinstance(f, bool) or f < 0:
+      _fail(path, 'a non-negative integer (0: off / the whole pool)', f)
   if p.pool_last % p.pool_every or p.pool_last > p.pool_periods:
     _fail('policy.pool_last', f'a multiple of policy.pool_every ({p.pool_every}) and at most '
           f'policy.pool_periods ({p.pool_periods})', p.pool_last)

@@ -150,9 +150,10 @@ class SymmetricNet(tf.Module):
     else:
       common = (tf.matmul(tf.concat([exo, moments], axis=-1), self.w_common))[:, None, :]
     n_own = self.w_own.shape[0]
-    if not self.use_own:
-      own_part = tf.zeros_like(own[..., :1])
-    elif n_own <= 4:  # a dot product over 1-4 features is slow on a CPU: broadcast instead (2.4x)
+    if not self.use_own:  # one evaluation per cross-section (or per agent's own cross-section)
+      out = self.head(self.act(common + self.b0))
+      return tf.broadcast_to(out, tf.concat([tf.shape(own)[:2], [out.shape[-1]]], 0))
+    if n_own <= 4:  # a dot product over 1-4 features is slow on a CPU: broadcast instead (2.4x)
       own_part = sum(own[..., i:i + 1] * self.w_own[i] for i in range(n_own))
     else:
       own_part = tf.einsum('bnf,fh->bnh', own, self.w_own)

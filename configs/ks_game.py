@@ -61,8 +61,13 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   ))
   config.value = ml_collections.ConfigDict(dict(
       n_nets=3,  # ensemble size
-      width=(),  # hidden layers of each value network; (): network.width
-      control_variate=False,  # targets with the martingale correction of the last fit's value
+      # The value is what the Bellman errors score, so it gets its own, wider networks and
+      # targets with less noise (docs/results.md): the martingale control variate (realised
+      # lifetime utility minus the part the last fit's value prices: residual variance 0.01
+      # instead of 6.5 in value units), the tail beyond the window, and a decaying rate.
+      width=(64, 64),  # hidden layers of each value network; (): network.width
+      control_variate=True,  # targets with the martingale correction of the last fit's value
+      tail=True,  # targets include beta^window times the last fit's value at the window's end
       horizon=2000,  # periods simulated for each value data set
       window=800,  # periods of utility summed into each target (beta^800 = 3e-4)
       every=100,  # a target every `every` periods
@@ -73,6 +78,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
       epochs=200,
       batch_size=128,  # cross-sections per batch (all their agents)
       learning_rate=1e-4,
+      learning_rate_end=1e-5,  # exponential decay to this within each fit (equal: constant)
       adam_beta1=0.99,
       adam_beta2=0.99,
       valid_fraction=0.1,

@@ -111,8 +111,8 @@ def davila_figures(runs: dict[str, str], directory: str) -> None:
     figures.save(fig, directory, f'davila_{name}')
 
 
-INVESTMENT_KEYS = ('objective', 'nu', 'n_agents', 'euler_mse_test', 'euler_abs_p50',
-                   'policy_abs_error', 'policy_rel_error', 'seconds')
+INVESTMENT_KEYS = ('objective', 'nu', 'n_agents', 'polish_iterations', 'euler_mse_test',
+                   'euler_abs_p50', 'policy_abs_error', 'policy_rel_error', 'seconds')
 
 
 def investment_table(runs: list[str]) -> pd.DataFrame:

@@ -98,7 +98,8 @@ class Solver:
                                             fast=pc.fast_game, jit=config.run.jit)
     self.fitter = value_lib.ValueFitter(self.value, config.value.learning_rate,
                                         config.value.batch_size, config.value.adam_beta1,
-                                        config.value.adam_beta2, jit=config.run.jit)
+                                        config.value.adam_beta2, jit=config.run.jit,
+                                        learning_rate_end=config.value.get('learning_rate_end'))
     self.simulator = simulate.Simulator(econ, self.policy, jit_compile=config.run.jit)
     # value.control_variate: value data simulated with the martingale correction of the last
     # fit's value (lower-variance targets with the same conditional mean; value.py).
@@ -204,7 +205,8 @@ class Solver:
     self.burned.assign(1)
 
   def finished(self) -> bool:
-    """True once every round (and the final value fit, if the objective uses values) is done."""
+    """True once every round is done, and the final value fit (if the objective uses values)
+    and the polish (if there is one)."""
     pc = self.config.policy
     return (int(self.round) >= pc.rounds
             and (pc.objective != 'utility' or int(self.value_round) >= pc.rounds)
@@ -249,11 +251,12 @@ class Solver:
     if final:
       every, epochs = vc.get('final_every', 0) or every, vc.get('final_epochs', 0) or epochs
     r = int(self.value_round) + 1
-    # The control variate needs a fitted value: from the second fit on.
+    # The control variate and the tail need a fitted value: from the second fit on.
     sim = self.value_simulator if self.value_simulator is not None and r > 0 else self.simulator
+    tail = self.value if vc.get('tail', False) and r > 0 else None
     data, final_state = value_lib.simulate_values(sim, self.start_state(10**6 + r),
                                                   self.seed(_VALUE, r), 0, vc.horizon,
-                                                  vc.window, every)
+                                                  vc.window, every, tail=tail)
     _assign(self.distribution, final_state)
     # Input statistics follow the distribution; every network keeps computing the same function.
     self.normalizer.fit(data.states, [self.policy.net] + self.value.nets)

@@ -112,9 +112,11 @@ def test_antithetic_draws_remove_the_draw_noise_of_the_square_loss():
   assert losses['antithetic'].std() < 0.01 * losses['square'].std()
 
 
-@pytest.mark.parametrize('objective', ['euler', 'utility'])
-def test_short_training_moves_the_policy_toward_the_exact_one(objective, tmp_path):
+@pytest.mark.parametrize('objective, own_state', [('euler', False), ('utility', False),
+                                                  ('euler', True)])
+def test_short_training_moves_the_policy_toward_the_exact_one(objective, own_state, tmp_path):
   config = investment_lq.get_config()
+  config.network.policy_own_state = own_state  # True: u(x, X) as in Kahou et al.
   config.economy.n_agents = 32
   config.init.update(dict(n_paths=16))
   config.value.update(dict(n_nets=1, epochs=30))
@@ -175,6 +177,17 @@ def test_polish_takes_a_rough_policy_to_the_exact_one(tmp_path):
   assert summary['polish_iterations'] == 10
   assert summary['polish_loss_end'] < summary['polish_loss_start']
   assert train.Solver(config).attach(str(tmp_path))
+
+
+def test_negative_capital_supplies_nothing_for_nonlinear_demand():
+  """For nu != 1 prices use max(x, 0)^nu: finite where an early policy drives a firm below
+  zero (x^1.5 of a negative x is NaN, and one NaN made every price NaN); nu = 1 is unchanged."""
+  x = tf.constant([[[0.81], [-0.2], [1.21]]], tf.float64)
+  state = base.State(x, tf.zeros([1, 3], tf.int32), tf.zeros([1], tf.int32))
+  for nu, supply in ((1.5, (0.81**1.5 + 1.21**1.5) / 3), (1.0, (0.81 - 0.2 + 1.21) / 3)):
+    econ = investment.LucasPrescott(investment.InvestmentParams(n_agents=3, nu=nu))
+    aggs = econ.aggregates(state).numpy()[0]
+    np.testing.assert_allclose(aggs, [(0.81 - 0.2 + 1.21) / 3, supply], rtol=1e-12)
 
 
 def test_nonlinear_demand_starts_from_sensible_states():

@@ -197,6 +197,11 @@ def test_control_variate_with_the_exact_value_leaves_no_noise():
   closed = (econ.closed_form_value(start) - econ.beta**W * econ.closed_form_value(end)).numpy()
   np.testing.assert_allclose(corrected.targets.numpy(), closed, rtol=0, atol=1e-10)
   assert np.std(plain.targets.numpy() - closed) > 0.01
+  # With the tail beta^W V(s_W) as well, each target is the value itself.
+  with_tail, _ = value_lib.simulate_values(exact_cv, start, [0, 0], 0, W, W, W,
+                                           tail=econ.closed_form_value)
+  np.testing.assert_allclose(with_tail.targets.numpy(), econ.closed_form_value(start).numpy(),
+                             rtol=0, atol=1e-10)
 
 
 def test_control_variate_has_conditional_mean_zero_with_any_value():
@@ -222,6 +227,23 @@ def test_control_variate_is_refused_where_shocks_are_continuous():
   config.value.control_variate = True
   with pytest.raises(errors.ConfigError, match='value.control_variate'):
     train.Solver(config)
+
+
+def test_value_learning_rate_decays_within_each_fit():
+  """value.learning_rate_end: each fit's rate falls exponentially from learning_rate to it."""
+  econ, data = _bm_values_under_optimal_policy(bm_config.get_config(), 64, 40)
+  norm = networks.Normalizer(econ, tf.float64)
+  norm.fit(data.states)
+  ens = value_lib.ValueEnsemble(econ, norm, 1, dict(widths=(8,), act='tanh', n_fixed=0,
+                                                    n_generalized=0, gm_widths=(4,)),
+                                np.random.default_rng(0), tf.float64)
+  fitter = value_lib.ValueFitter(ens, 1e-3, 16, learning_rate_end=1e-5)
+  seen = []
+  epoch = fitter._epoch  # pylint: disable=protected-access
+  fitter._epoch = lambda *a: (seen.append(float(fitter.optimizer.learning_rate)), epoch(*a))[1]  # pylint: disable=protected-access
+  for _ in range(2):  # every fit starts again at learning_rate
+    fitter.fit(data, 3, seed=0)
+  np.testing.assert_allclose(seen, [1e-3, 1e-4, 1e-5] * 2, rtol=1e-5)
 
 
 def test_first_value_fit_starts_at_the_targets_scale():
@@ -349,6 +371,7 @@ def test_non_finite_loss_stops_cleanly(tmp_path, monkeypatch):
     ('value.final_every', 7, 'value.final_every'),
     ('value.final_epochs', -1, 'value.final_epochs'),
     ('value.width', (48, 0), 'value.width'),
+    ('value.learning_rate_end', -1.0, 'value.learning_rate_end'),
 ])
 def test_bad_config_names_the_field(path, value, field):
   config = ks_game.get_config('tiny')
@@ -382,9 +405,9 @@ def test_the_final_value_fit_uses_its_own_data_and_epochs(monkeypatch):
   calls = []
   simulate_values, fit = value_lib.simulate_values, s.fitter.fit
 
-  def spy_simulate(*args):
+  def spy_simulate(*args, **kwargs):
     calls.append(('every', args[-1]))
-    return simulate_values(*args)
+    return simulate_values(*args, **kwargs)
 
   def spy_fit(data, epochs, **kwargs):
     calls.append(('epochs', epochs, int(data.targets.shape[0])))

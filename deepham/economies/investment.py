@@ -3,7 +3,8 @@ Perla & Sood, "Exploiting Symmetry in High-Dimensional Dynamic Programming").
 
 Firm i has capital x_i; X = (x_1, ..., x_N). Notation:
 
-  p(X) = alpha_0 - alpha_1 (1/N) sum_i x_i^nu          inverse demand (nu = 1: linear)
+  p(X) = alpha_0 - alpha_1 (1/N) sum_i x_i^nu          inverse demand (nu = 1: linear; for
+                                                       nu > 1 a negative x_i counts as 0)
   x'   = (1 - delta) x + u + sigma w + eta omega        w ~ N(0, 1) per firm, omega ~ N(0, 1) common
   payoff p(X) x - (gamma / 2) u^2, discounted by beta; the firm takes p as given.
 
@@ -122,9 +123,12 @@ class LucasPrescott(base.Economy):
     return base.State(x=x, e=zeros, z=zeros[:, 0])
 
   def aggregates(self, state):
+    """(mean x, mean x^nu). For nu != 1, x^nu is taken as max(x, 0)^nu: capital below zero,
+    outside the economy, supplies nothing; without it one firm driven below zero by an early,
+    poor policy made every price NaN (the DeepHAM objective's 150-period unrolls at nu = 1.5)."""
     x = state.x[..., 0]
-    return tf.stack([tf.reduce_mean(x, axis=1), tf.reduce_mean(x ** self.params.nu, axis=1)],
-                    axis=-1)
+    supply = x if self.params.nu == 1 else tf.nn.relu(x) ** self.params.nu
+    return tf.stack([tf.reduce_mean(x, axis=1), tf.reduce_mean(supply, axis=1)], axis=-1)
 
   def action_from_output(self, raw):
     """u = delta x0_mean * raw: network outputs of order one are investments of the size that

@@ -92,8 +92,12 @@ def check(config) -> None:
       _fail(path, 'a non-negative integer (0: as in the rounds)', f)
   if v.get('final_every', 0) and v.window % v.final_every:
     _fail('value.final_every', f'a divisor of value.window ({v.window}), or 0', v.final_every)
-  if not isinstance(v.get('control_variate', False), bool):
-    _fail('value.control_variate', 'True or False', v.control_variate)
+  lr_end = v.get('learning_rate_end', None)  # None: constant
+  if lr_end is not None and (not isinstance(lr_end, (int, float)) or not lr_end > 0):
+    _fail('value.learning_rate_end', 'a positive number, or None (constant rate)', lr_end)
+  for field in ('control_variate', 'tail'):
+    if not isinstance(v.get(field, False), bool):
+      _fail(f'value.{field}', 'True or False', v[field])
   if not 0 <= v.valid_fraction < 0.5:
     _fail('value.valid_fraction', 'in [0, 0.5)', v.valid_fraction)
   p = config.policy

@@ -51,6 +51,12 @@ def simulation(config, periods: int, epochs: int) -> dict:
   ms = 1000 * (time.time() - start) / periods
   result = dict(benchmark='simulation', ms_per_period=ms, n_paths=config.init.n_paths,
                 n_agents=config.economy.n_agents, periods=periods, dtype=config.dtype)
+  if solver.value_simulator is not None:  # value data: the control variate's value evaluations
+    cv = solver.value_simulator
+    cv.advance(state, solver.seed(9, 0), cv.chunk)  # compile
+    start = time.time()
+    cv.advance(state, solver.seed(9, 1), periods).state.x.numpy()
+    result['control_variate_ms_per_period'] = 1000 * (time.time() - start) / periods
   if epochs:
     vc = config.value
     data, _ = value_lib.simulate_values(solver.simulator, state, solver.seed(9, 2), 0,
@@ -59,9 +65,12 @@ def simulation(config, periods: int, epochs: int) -> dict:
     start = time.time()
     solver.fitter.fit(data, epochs, seed=1)
     per_epoch = (time.time() - start) / epochs
+    net = solver.value.nets[0]
     result.update(value_seconds_per_epoch_all_nets=per_epoch,
                   value_seconds_per_epoch_per_net=per_epoch / vc.n_nets,
-                  value_cross_sections=int(data.targets.shape[0]), value_batch=vc.batch_size)
+                  value_cross_sections=int(data.targets.shape[0]), value_batch=vc.batch_size,
+                  value_width=[int(net.b0.shape[0])] +
+                  [int(b.shape[0]) for b in net.head.biases[:-1]])
   return result
 
 

@@ -152,7 +152,7 @@ def test_polish_takes_a_rough_policy_to_the_exact_one(tmp_path):
   near X0 alone the Euler equation does not pin the policy down); chunking the sample changes
   nothing but memory."""
   config = investment_lq.get_config('tiny')
-  config.policy.update(dict(objective='euler', pool_periods=64, pool_last=64, pool_every=4))
+  config.policy.update(dict(objective='euler', pool_periods=64, pool_last=64, pool_every=1))
   solver = train.Solver(config)
   solver.burn_in()
   solver.refresh_pool()

@@ -282,20 +282,26 @@ def polish(objective: EulerObjective, states: base.State, iterations: int, seed:
       max_iterations=target, **options)
   theta = tf.concat([tf.reshape(v, [-1]) for v in variables], 0)
   start_loss = float(loss_and_gradient(theta)[0])
-  results, done = None, 0
+  # L-BFGS in pieces of report_every iterations (for progress); when its line search fails
+  # (seen on small samples after a few iterations), it restarts from the point reached with a
+  # fresh curvature history, as long as the failed run had still lowered the loss.
+  results, done, run_start, run_loss = None, 0, 0, start_loss
   while done < iterations:
-    target = tf.constant(min(iterations, done + report_every))
+    target = tf.constant(min(iterations, done + report_every) - run_start)
     results = begin(theta, target) if results is None else resume(results, target)
-    done = int(results.num_iterations)
+    done = run_start + int(results.num_iterations)
+    loss = float(results.objective_value)
     if progress is not None:
-      progress.update(done, f'loss {float(results.objective_value):.4g}')
-    if bool(results.converged) or bool(results.failed) or done < int(target):
+      progress.update(done, f'loss {loss:.4g}')
+    if bool(results.failed) and loss < run_loss and done < iterations:
+      theta, results, run_start, run_loss = results.position, None, done, loss  # restart
+      continue
+    if bool(results.converged) or bool(results.failed) or done < run_start + int(target):
       break  # a zero gradient, or no further decrease along the search direction
-  if results is None:
-    assign(theta)
-    return dict(polish_loss_start=start_loss, polish_loss_end=start_loss, polish_iterations=0)
-  assign(results.position)  # the best point found (the last evaluation may be a trial point)
-  return dict(polish_loss_start=start_loss, polish_loss_end=float(results.objective_value),
+  if results is not None:
+    theta = results.position  # the best point found (the last evaluation may be a trial point)
+  assign(theta)
+  return dict(polish_loss_start=start_loss, polish_loss_end=float(loss_and_gradient(theta)[0]),
               polish_iterations=done)
 
 

@@ -390,8 +390,8 @@ def _hidden_widths(net) -> list[int]:
 
 def test_value_networks_take_their_own_width():
   """value.width sets the value networks' hidden layers; () keeps network.width."""
-  default = _solver()
-  assert _hidden_widths(default.value.nets[0]) == list(default.config.network.width)
+  same = _solver(value__width=())
+  assert _hidden_widths(same.value.nets[0]) == list(same.config.network.width)
   s = _solver(value__width=(7, 5, 3))
   assert all(_hidden_widths(net) == [7, 5, 3] for net in s.value.nets)
   assert _hidden_widths(s.policy.net) == list(s.config.network.width)

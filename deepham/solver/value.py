@@ -4,6 +4,11 @@ From states on simulated paths, the economy runs forward under the current polic
 discounted utility over the next `window` periods (beta^window is negligible) is the regression
 target for its state (Han, Yang & E, the value function learning step). Each network of the
 ensemble sees the same data in its own random order; the ensemble mean is the value function.
+
+Two refinements use the last fit's value V (`martingale_correction`, the `tail` of
+`simulate_values`): each period's utility minus beta (V(s') - E[V(s') | s]), a control variate
+with conditional mean zero that removes most of the target's noise, and beta^window V at the
+window's end, the lifetime utility beyond the window.
 """
 
 from typing import Callable, NamedTuple

@@ -132,10 +132,17 @@ class Solver:
         distribution=list(self.distribution), pool=list(self.pool), burned=self.burned, round=self.round,
         value_round=self.value_round, step=self.step, pool_cursor=self.pool_cursor,
         pool_refreshes=self.pool_refreshes, elapsed=self.elapsed, value_loss=self.value_loss)
-    # policy.polish_steps: L-BFGS after the Adam rounds, for the Euler objective only (the
-    # utility objective has no deterministic loss to polish); its record is checkpointed only
-    # where it is used, so that earlier workdirs load unchanged.
-    self.polish_steps = pc.get('polish_steps', 0) if pc.objective == 'euler' else 0
+    # policy.polish_steps: L-BFGS after the Adam rounds: on the Euler loss over a fixed sample,
+    # or (the utility objective of a price-taking game) policy.polish_rounds best responses on
+    # fixed samples; its record is checkpointed only where it is used, so that earlier
+    # workdirs load unchanged.
+    self.polish_steps = pc.get('polish_steps', 0)
+    if self.polish_steps and pc.objective == 'utility' and not self.trainer.fast:
+      raise errors.ConfigError(
+          f'policy.polish_steps={self.polish_steps}: the polish of the utility objective is a '
+          'best response of one price-taking agent, which needs mode=game with '
+          'policy.price_taking=True and policy.fast_game=True; set policy.polish_steps=0 for '
+          'this run.')
     self.polish_record = tf.Variable([-1.0, float('nan'), float('nan')], dtype=tf.float64,
                                      trainable=False, name='polish_record')
     if self.polish_steps:
@@ -216,21 +223,36 @@ class Solver:
     return float(self.polish_record[0]) >= 0
 
   def polish(self) -> None:
-    """L-BFGS on the Euler loss (policy.polish_steps iterations) over the states of a fresh
-    pool, simulated under the final Adam policy (the first policy.polish_states of them)."""
+    """L-BFGS after the Adam rounds, on the states of a fresh pool simulated under the current
+    policy (the first policy.polish_states of them). Euler objective: at most
+    policy.polish_steps iterations on the antithetic Euler loss. Utility objective:
+    policy.polish_rounds best responses (policy.polish_best_response), each on a fresh pool with
+    fresh shocks, each of at most policy.polish_steps iterations."""
     pc = self.config.policy
-    self.refresh_pool()
-    n = pc.get('polish_states', 0) or self.pool_size
-    states = base.State(*[tf.convert_to_tensor(v)[:n] for v in self.pool])
-    logging.info('policy polish: L-BFGS, %d iterations on %d cross-sections', self.polish_steps,
-                 int(states.z.shape[0]))
-    prog = progress_lib.Progress('policy polish (L-BFGS)', self.polish_steps, unit='iterations')
-    out = policy_lib.polish(self.objective, states, self.polish_steps, self.seed(_POLISH, 0),
-                            progress=prog)
-    logging.info('policy polish: %d iterations, antithetic Euler loss %.4g -> %.4g',
-                 out['polish_iterations'], out['polish_loss_start'], out['polish_loss_end'])
-    self.polish_record.assign([out['polish_iterations'], out['polish_loss_start'],
-                               out['polish_loss_end']])
+    euler = pc.objective == 'euler'
+    rounds = 1 if euler else pc.get('polish_rounds', 1)
+    iterations, first, last = 0, float('nan'), float('nan')
+    for r in range(rounds):
+      self.refresh_pool()
+      n = pc.get('polish_states', 0) or self.pool_size
+      states = base.State(*[tf.convert_to_tensor(v)[:n] for v in self.pool])
+      label = 'policy polish (L-BFGS)' if euler else f'best response {r + 1}/{rounds} (L-BFGS)'
+      logging.info('%s: at most %d iterations on %d cross-sections', label, self.polish_steps,
+                   int(states.z.shape[0]))
+      prog = progress_lib.Progress(label, self.polish_steps, unit='iterations')
+      if euler:
+        out = policy_lib.polish(self.objective, states, self.polish_steps,
+                                self.seed(_POLISH, 0), progress=prog)
+      else:
+        out = policy_lib.polish_best_response(self.trainer, states, self.polish_steps,
+                                              self.seed(_POLISH, r), progress=prog)
+      logging.info('%s: %d iterations, %s %.10g -> %.10g', label, out['polish_iterations'],
+                   'antithetic Euler loss' if euler else 'loss (minus utility per path)',
+                   out['polish_loss_start'], out['polish_loss_end'])
+      iterations += out['polish_iterations']
+      first = out['polish_loss_start'] if r == 0 else first
+      last = out['polish_loss_end']
+    self.polish_record.assign([iterations, first, last])
 
   def fresh_start(self, n: int) -> base.State:
     """The economy's starting cross-section, draw n (draw 0 starts the burn-in)."""

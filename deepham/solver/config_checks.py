@@ -105,6 +105,10 @@ def check(config) -> None:
     f = p.get(path.split('.')[1], 0)
     if not isinstance(f, int) or isinstance(f, bool) or f < 0:
       _fail(path, 'a non-negative integer (0: off / the whole pool)', f)
+  f = p.get('polish_rounds', 1)
+  if not isinstance(f, int) or isinstance(f, bool) or f < 1:
+    _fail('policy.polish_rounds', 'a positive integer (best responses of the utility '
+          'objective\'s polish)', f)
   if p.pool_last % p.pool_every or p.pool_last > p.pool_periods:
     _fail('policy.pool_last', f'a multiple of policy.pool_every ({p.pool_every}) and at most '
           f'policy.pool_periods ({p.pool_periods})', p.pool_last)

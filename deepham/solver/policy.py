@@ -17,6 +17,10 @@ cross-section; (2) the policy's moments of every recorded cross-section; (3) age
 a tape, its prices from (1) and its moments from (2); (4) the gradient of the moments' basis as
 a vector-Jacobian product of (2) with the moments' gradient from (3). Passes 1, 2, 3 and 4 are
 XLA functions called from a plain graph step (see PolicyTrainer for the measurements).
+
+After the Adam steps a run may polish the policy by L-BFGS on a fixed sample (`polish`: the
+Euler loss; `polish_best_response`: one price-taking agent's utility against the economy the
+current policy makes, a best response).
 """
 
 import numpy as np
@@ -136,9 +140,10 @@ class UtilityObjective:
     return aggs.stack(), dists.stack(), state
 
   def fast_game(self, state: base.State, shocks: base.Shocks, aggs: tf.Tensor,
-                dists: tf.Tensor, moments: tf.Tensor) -> tf.Tensor:
-    """Pass 3 of `fast_game`: agent 0 alone, with gradient; aggregates from `record` and the
-    policy's moments [T, B, M] of the recorded cross-sections (pass 2)."""
+                terminal_dist: tf.Tensor, moments: tf.Tensor) -> tf.Tensor:
+    """Pass 3 of `fast_game`: agent 0 alone, with gradient; aggregates from `record`, the
+    policy's moments [T, B, M] of the recorded cross-sections (pass 2) and the distribution
+    inputs of the last one [B, N, D]. Only agent 0's shocks are used."""
     econ = self.economy
     T = self.t_unroll
     own = base.State(state.x[:, :1], state.e[:, :1], state.z)
@@ -150,7 +155,7 @@ class UtilityObjective:
       own, u = econ.step(own, action, aggs[t], _agent0(_at(shocks, t)))
       util += disc * u
       disc *= econ.beta
-    terminal = self.value(own, dists[T])
+    terminal = self.value(own, terminal_dist)
     return tf.reduce_mean(util[:, 0] + disc * terminal[:, 0])
 
 
@@ -244,16 +249,11 @@ def polish(objective: EulerObjective, states: base.State, iterations: int, seed:
   econ = objective.economy
   polish_obj = EulerObjective(econ, objective.policy, 'antithetic')
   variables = list(objective.policy.trainable_variables)
-  shapes = [v.shape for v in variables]
-  sizes = [int(np.prod(s)) for s in shapes]
+  assign = _assigner(variables)
   S, N = int(states.z.shape[0]), int(states.e.shape[1])
   per_chunk = max(1, min(S, chunk_states // N))
   n_chunks = -(-S // per_chunk)
   noise = tf.random.stateless_normal([S, N, econ.n_agent_noise], seed, dtype=states.x.dtype)
-
-  def assign(theta):
-    for v, part, shape in zip(variables, tf.split(theta, sizes), shapes):
-      v.assign(tf.reshape(part, shape))
 
   @tf.function
   def loss_and_gradient(theta):
@@ -269,22 +269,101 @@ def polish(objective: EulerObjective, states: base.State, iterations: int, seed:
       grads = [a + b for a, b in zip(grads, tape.gradient(
           part_loss, variables, unconnected_gradients=tf.UnconnectedGradients.ZERO))]
       loss += part_loss
-    return loss, tf.concat([tf.reshape(g, [-1]) for g in grads], 0)
+    return loss, _flat(grads)
 
+  theta = _flat(variables)
+  theta, start_loss, done = _lbfgs(loss_and_gradient, theta, iterations, report_every, progress)
+  assign(theta)
+  return dict(polish_loss_start=start_loss, polish_loss_end=float(loss_and_gradient(theta)[0]),
+              polish_iterations=done)
+
+
+def polish_best_response(trainer: 'PolicyTrainer', states: base.State, iterations: int,
+                         seed: tf.Tensor, chunk_paths: int = 512, report_every: int = 25,
+                         progress=None) -> dict:
+  """Polishes a price-taking game's policy by L-BFGS on agent 0's best response.
+
+  The economy is simulated once from `states` under the current policy with fixed shocks
+  (`record`); with those aggregates and cross-sections held fixed, agent 0's discounted utility
+  over the unroll plus its terminal value is a deterministic function of the policy's
+  parameters, which L-BFGS maximises: the policy's best response to the economy the current
+  policy makes, on that sample. Called again (train.py: `policy.polish_rounds`, fresh shocks
+  and a fresh sample each time), it iterates best responses towards the equilibrium: the fixed
+  point where the policy is its own best response. Adam on fresh batches, by contrast, stops
+  where its gradient noise lets it (for the investment economy at nu = 1, about 0.1% from the
+  exact policy: the objective is flat there, gamma/2 times the squared error).
+
+  Returns the loss (minus the objective, per path) before and after and the iterations done.
+  """
+  obj = trainer.objective
+  if not trainer.fast:
+    raise ValueError('the best-response polish needs a price-taking game (the separable '
+                     'objective of fast_game)')
+  S = int(states.z.shape[0])
+  dtype = states.x.dtype
+  chunks = []
+  seeds = tf.random.experimental.stateless_split(seed, -(-S // chunk_paths))
+  for i, lo in enumerate(range(0, S, chunk_paths)):
+    part = base.State(*[f[lo:lo + chunk_paths] for f in states])
+    shocks = obj.draw_shocks(tf.shape(part.z)[0], seeds[i], dtype)
+    aggs, dists, _ = trainer._record(part, shocks)  # pylint: disable=protected-access
+    # Without a learned basis the moments do not depend on the parameters: compute them once
+    # and keep only the last cross-section (for the terminal value).
+    moments = None if trainer._gm_variables else trainer._moments(dists[:-1])  # pylint: disable=protected-access
+    own_shocks = base.Shocks(shocks.u_z, shocks.u_e[:, :, :1], shocks.agent_noise[:, :, :1],
+                             shocks.aggregate_noise)  # agent 0's, [T, B, 1, ...]
+    chunks.append((int(part.z.shape[0]), part, own_shocks, aggs,
+                   dists if moments is None else dists[-1:], moments))
+  variables = trainer.variables
+  assign = _assigner(variables)
+
+  def loss_and_gradient(theta):
+    assign(theta)
+    loss, grads = tf.zeros([], dtype), [tf.zeros_like(v) for v in variables]
+    for n, part, shocks, aggs, dists, moments in chunks:
+      l, g = trainer.agent_loss_and_gradient(part, shocks, aggs, dists, moments)
+      loss += l * (n / S)
+      grads = [a + b * (n / S) for a, b in zip(grads, g)]
+    return loss, _flat(grads)
+
+  theta, start_loss, done = _lbfgs(loss_and_gradient, _flat(variables), iterations,
+                                   report_every, progress)
+  assign(theta)
+  return dict(polish_loss_start=start_loss, polish_loss_end=float(loss_and_gradient(theta)[0]),
+              polish_iterations=done)
+
+
+def _flat(tensors) -> tf.Tensor:
+  return tf.concat([tf.reshape(t, [-1]) for t in tensors], 0)
+
+
+def _assigner(variables):
+  """theta (flat) -> assigns its parts to `variables`."""
+  shapes = [v.shape for v in variables]
+  sizes = [int(np.prod(s)) for s in shapes]
+
+  def assign(theta):
+    for v, part, shape in zip(variables, tf.split(theta, sizes), shapes):
+      v.assign(tf.reshape(part, shape))
+  return assign
+
+
+def _lbfgs(loss_and_gradient, theta: tf.Tensor, iterations: int, report_every: int,
+           progress=None) -> tuple[tf.Tensor, float, int]:
+  """L-BFGS from theta for at most `iterations` iterations: (best theta, loss at the start,
+  iterations done). It runs in pieces of `report_every` iterations (for progress); when its
+  line search fails (seen on small samples after a few iterations), it restarts from the point
+  reached with a fresh curvature history, as long as the failed run had still lowered the loss.
+  The optimiser runs eagerly around `loss_and_gradient`: tracing it (with its line search) into
+  a graph took longer than the iterations themselves."""
   options = dict(num_correction_pairs=20, tolerance=0.0, x_tolerance=0.0,
                  f_relative_tolerance=0.0)
-  # The optimiser runs eagerly around the compiled loss: tracing it (with its line search)
-  # into a graph took longer than the iterations themselves.
   begin = lambda theta, target: tfp_optimizer().lbfgs_minimize(
       loss_and_gradient, initial_position=theta, max_iterations=target, **options)
   resume = lambda previous, target: tfp_optimizer().lbfgs_minimize(
       loss_and_gradient, initial_position=None, previous_optimizer_results=previous,
       max_iterations=target, **options)
-  theta = tf.concat([tf.reshape(v, [-1]) for v in variables], 0)
   start_loss = float(loss_and_gradient(theta)[0])
-  # L-BFGS in pieces of report_every iterations (for progress); when its line search fails
-  # (seen on small samples after a few iterations), it restarts from the point reached with a
-  # fresh curvature history, as long as the failed run had still lowered the loss.
   results, done, run_start, run_loss = None, 0, 0, start_loss
   while done < iterations:
     target = tf.constant(min(iterations, done + report_every) - run_start)
@@ -292,7 +371,7 @@ def polish(objective: EulerObjective, states: base.State, iterations: int, seed:
     done = run_start + int(results.num_iterations)
     loss = float(results.objective_value)
     if progress is not None:
-      progress.update(done, f'loss {loss:.4g}')
+      progress.update(done, f'loss {loss:.10g}')
     if bool(results.failed) and loss < run_loss and done < iterations:
       theta, results, run_start, run_loss = results.position, None, done, loss  # restart
       continue
@@ -300,9 +379,7 @@ def polish(objective: EulerObjective, states: base.State, iterations: int, seed:
       break  # a zero gradient, or no further decrease along the search direction
   if results is not None:
     theta = results.position  # the best point found (the last evaluation may be a trial point)
-  assign(theta)
-  return dict(polish_loss_start=start_loss, polish_loss_end=float(loss_and_gradient(theta)[0]),
-              polish_iterations=done)
+  return theta, start_loss, done
 
 
 def tfp_optimizer():
@@ -347,11 +424,11 @@ class PolicyTrainer:
     return loss, tape.gradient(loss, self.variables,
                                unconnected_gradients=tf.UnconnectedGradients.ZERO), end
 
-  def _agent_gradient(self, state, shocks, aggs, dists, moments):
+  def _agent_gradient(self, state, shocks, aggs, terminal_dist, moments):
     """Loss of agent 0's pass and its gradient w.r.t. the non-basis parameters and moments."""
     with tf.GradientTape() as tape:
       tape.watch(moments)
-      loss = -self.objective.fast_game(state, shocks, aggs, dists, moments)
+      loss = -self.objective.fast_game(state, shocks, aggs, terminal_dist, moments)
     return loss, tape.gradient(loss, self._other_variables + [moments],
                                unconnected_gradients=tf.UnconnectedGradients.ZERO)
 
@@ -375,15 +452,24 @@ class PolicyTrainer:
     if self.fast:
       aggs, dists, end = self._record(state, shocks)
       moments = self._moments(dists[:-1])
-      loss, grads = self._agent_pass(state, shocks, aggs, dists, moments)
-      by_id = dict(zip([id(v) for v in self._other_variables], grads[:-1]))
-      if self._gm_variables:
-        by_id.update(zip([id(v) for v in self._gm_variables],
-                         self._moments_vjp(dists[:-1], grads[-1])))
-      grads = [by_id[id(v)] for v in self.variables]
+      loss, grads = self.agent_loss_and_gradient(state, shocks, aggs, dists, moments)
       return loss, grads, tf.reduce_mean(obj.economy.aggregates(end), axis=0)
     loss, grads, end = self._full_pass(state, shocks)
     return loss, grads, tf.reduce_mean(obj.economy.aggregates(end), axis=0)
+
+  def agent_loss_and_gradient(self, state, shocks, aggs, dists, moments=None):
+    """Passes 3 and 4 of `fast_game` (and pass 2 if `moments` is None): agent 0's loss, the
+    others' aggregates and distributions [T + 1, ...] from `record` held fixed, and its gradient
+    with respect to every policy variable. With the basis' moments computed here (None), this is
+    the objective of agent 0's best response to the recorded economy."""
+    if moments is None:
+      moments = self._moments(dists[:-1])
+    loss, grads = self._agent_pass(state, shocks, aggs, dists[-1], moments)
+    by_id = dict(zip([id(v) for v in self._other_variables], grads[:-1]))
+    if self._gm_variables:
+      by_id.update(zip([id(v) for v in self._gm_variables],
+                       self._moments_vjp(dists[:-1], grads[-1])))
+    return loss, [by_id[id(v)] for v in self.variables]
 
   def _step(self, state: base.State, seed: tf.Tensor):
     loss, grads, end = self.loss_and_gradient(state, seed)

@@ -226,8 +226,8 @@ class Solver:
     """L-BFGS after the Adam rounds, on the states of a fresh pool simulated under the current
     policy (the first policy.polish_states of them). Euler objective: at most
     policy.polish_steps iterations on the antithetic Euler loss. Utility objective:
-    policy.polish_rounds best responses (policy.polish_best_response), each on a fresh pool with
-    fresh shocks, each of at most policy.polish_steps iterations."""
+    policy.polish_rounds best responses (solver/policy.py: polish_best_response), each on a
+    fresh pool with fresh shocks, each of at most policy.polish_steps iterations."""
     pc = self.config.policy
     euler = pc.objective == 'euler'
     rounds = 1 if euler else pc.get('polish_rounds', 1)

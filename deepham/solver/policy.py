@@ -309,7 +309,8 @@ def polish_best_response(trainer: 'PolicyTrainer', states: base.State, iteration
     aggs, dists, _ = trainer._record(part, shocks)  # pylint: disable=protected-access
     # Without a learned basis the moments do not depend on the parameters: compute them once
     # and keep only the last cross-section (for the terminal value).
-    moments = None if trainer._gm_variables else trainer._moments(dists[:-1])  # pylint: disable=protected-access
+    moments = (None if trainer._gm_variables  # pylint: disable=protected-access
+               else trainer._moments(dists[:-1]))  # pylint: disable=protected-access
     own_shocks = base.Shocks(shocks.u_z, shocks.u_e[:, :, :1], shocks.agent_noise[:, :, :1],
                              shocks.aggregate_noise)  # agent 0's, [T, B, 1, ...]
     chunks.append((int(part.z.shape[0]), part, own_shocks, aggs,

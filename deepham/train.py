@@ -231,10 +231,10 @@ class Solver:
     pc = self.config.policy
     euler = pc.objective == 'euler'
     rounds = 1 if euler else pc.get('polish_rounds', 1)
-    iterations, first, last = 0, float('nan'), float('nan')
+    n = pc.get('polish_states', 0) or self.pool_size
+    outs = []
     for r in range(rounds):
       self.refresh_pool()
-      n = pc.get('polish_states', 0) or self.pool_size
       states = base.State(*[tf.convert_to_tensor(v)[:n] for v in self.pool])
       label = 'policy polish (L-BFGS)' if euler else f'best response {r + 1}/{rounds} (L-BFGS)'
       logging.info('%s: at most %d iterations on %d cross-sections', label, self.polish_steps,
@@ -249,10 +249,9 @@ class Solver:
       logging.info('%s: %d iterations, %s %.10g -> %.10g', label, out['polish_iterations'],
                    'antithetic Euler loss' if euler else 'loss (minus utility per path)',
                    out['polish_loss_start'], out['polish_loss_end'])
-      iterations += out['polish_iterations']
-      first = out['polish_loss_start'] if r == 0 else first
-      last = out['polish_loss_end']
-    self.polish_record.assign([iterations, first, last])
+      outs.append(out)
+    self.polish_record.assign([sum(o['polish_iterations'] for o in outs),
+                               outs[0]['polish_loss_start'], outs[-1]['polish_loss_end']])
 
   def fresh_start(self, n: int) -> base.State:
     """The economy's starting cross-section, draw n (draw 0 starts the burn-in)."""

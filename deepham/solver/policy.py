@@ -65,7 +65,8 @@ def _at(shocks: base.Shocks, t) -> base.Shocks:
 
 
 def _agent0(shocks: base.Shocks) -> base.Shocks:
-  return base.Shocks(shocks.u_z, shocks.u_e[:, :1], shocks.agent_noise[:, :1],
+  """Agent 0's shocks, of one period ([B, 1, ...]) or of an unroll ([T, B, 1, ...])."""
+  return base.Shocks(shocks.u_z, shocks.u_e[..., :1], shocks.agent_noise[..., :1, :],
                      shocks.aggregate_noise)
 
 
@@ -295,26 +296,15 @@ def polish_best_response(trainer: 'PolicyTrainer', states: base.State, iteration
 
   Returns the loss (minus the objective, per path) before and after and the iterations done.
   """
-  obj = trainer.objective
-  if not trainer.fast:
-    raise ValueError('the best-response polish needs a price-taking game (the separable '
-                     'objective of fast_game)')
   S = int(states.z.shape[0])
   dtype = states.x.dtype
   chunks = []
   seeds = tf.random.experimental.stateless_split(seed, -(-S // chunk_paths))
   for i, lo in enumerate(range(0, S, chunk_paths)):
     part = base.State(*[f[lo:lo + chunk_paths] for f in states])
-    shocks = obj.draw_shocks(tf.shape(part.z)[0], seeds[i], dtype)
-    aggs, dists, _ = trainer._record(part, shocks)  # pylint: disable=protected-access
-    # Without a learned basis the moments do not depend on the parameters: compute them once
-    # and keep only the last cross-section (for the terminal value).
-    moments = (None if trainer._gm_variables  # pylint: disable=protected-access
-               else trainer._moments(dists[:-1]))  # pylint: disable=protected-access
-    own_shocks = base.Shocks(shocks.u_z, shocks.u_e[:, :, :1], shocks.agent_noise[:, :, :1],
-                             shocks.aggregate_noise)  # agent 0's, [T, B, 1, ...]
-    chunks.append((int(part.z.shape[0]), part, own_shocks, aggs,
-                   dists if moments is None else dists[-1:], moments))
+    shocks = trainer.objective.draw_shocks(tf.shape(part.z)[0], seeds[i], dtype)
+    chunks.append((int(part.z.shape[0]), part, _agent0(shocks),
+                   *trainer.recorded_economy(part, shocks)))
   variables = trainer.variables
   assign = _assigner(variables)
 
@@ -457,6 +447,20 @@ class PolicyTrainer:
       return loss, grads, tf.reduce_mean(obj.economy.aggregates(end), axis=0)
     loss, grads, end = self._full_pass(state, shocks)
     return loss, grads, tf.reduce_mean(obj.economy.aggregates(end), axis=0)
+
+  def recorded_economy(self, state: base.State, shocks: base.Shocks):
+    """(aggregates, distribution inputs, moments): passes 1 and 2 of `fast_game`, the inputs of
+    `agent_loss_and_gradient` that a best response holds fixed. Without a learned basis the
+    moments do not depend on the parameters: they are computed here, and of the distributions
+    only the last is kept (for the terminal value); with one, moments is None and they are
+    recomputed from all the distributions at every evaluation."""
+    if not self.fast:
+      raise ValueError('a recorded economy needs a price-taking game (the separable objective '
+                       'of fast_game)')
+    aggs, dists, _ = self._record(state, shocks)
+    if self._gm_variables:
+      return aggs, dists, None
+    return aggs, dists[-1:], self._moments(dists[:-1])
 
   def agent_loss_and_gradient(self, state, shocks, aggs, dists, moments=None):
     """Passes 3 and 4 of `fast_game` (and pass 2 if `moments` is None): agent 0's loss, the

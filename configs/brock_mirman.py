@@ -5,6 +5,7 @@ python run.py --config=configs/brock_mirman.py   (about a minute on a CPU)
 
 import ml_collections
 
+from configs import common
 from configs import ks_game
 
 
@@ -25,6 +26,5 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
                             pool_periods=60, pool_last=40, pool_every=2))
   config.run.update(dict(log_every=100, checkpoint_every=300, validation_periods=100,
                          final_periods=200))
-  config.validation.update(dict(n_paths=16, periods=200, n_states=20))
-  del arg
-  return config
+  config.validation.update(dict(n_paths=16, periods=200, burn=50, n_states=20))
+  return common.apply_variants(config, arg, {})

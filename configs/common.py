@@ -2,7 +2,26 @@
 
 import ml_collections
 
+from deepham import errors
 from deepham.economies import ks
+
+
+def apply_variants(config: ml_collections.ConfigDict, arg: str | None,
+                   variants: dict) -> ml_collections.ConfigDict:
+  """Applies the variants named in `arg` ('a,b', from --config=FILE:a,b) in order.
+
+  A variant maps a section to the fields it overrides (a dict) or a top-level field to its
+  value.
+  """
+  for name in (arg.split(',') if arg else []):
+    if name not in variants:
+      raise errors.ConfigError(f'unknown variant {name!r}; choose from {sorted(variants)}.')
+    for key, values in variants[name].items():
+      if isinstance(values, dict):
+        config[key].update(values)
+      else:
+        config[key] = values
+  return config
 
 
 def ks_economy(n_agents: int = 50) -> ml_collections.ConfigDict:

@@ -10,8 +10,12 @@ Solver settings of the paper: N = 50, unroll 50, 800-period simulations, 20 roun
 
 import ml_collections
 
+from configs import common
 from configs import ks_game
 from deepham.economies import davila
+
+# Variants selected with --config=configs/davila.py:NAME: the KS config's tiny settings.
+VARIANTS = {'tiny': ks_game.VARIANTS['tiny']}
 
 
 def davila_economy(n_agents: int = 50) -> ml_collections.ConfigDict:
@@ -45,11 +49,4 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.run.update(dict(log_every=400, checkpoint_every=400, validation_periods=200,
                          final_periods=800))
   config.validation.update(dict(periods=800, burn=100))
-  if arg == 'tiny':
-    for section, values in ks_game.VARIANTS['tiny'].items():
-      if isinstance(values, dict) and section != 'economy':
-        config[section].update(values)
-    config.economy.n_agents = 8
-  elif arg:
-    raise ValueError(f'unknown variant {arg!r}; choose from [tiny]')
-  return config
+  return common.apply_variants(config, arg, VARIANTS)

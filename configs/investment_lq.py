@@ -12,6 +12,7 @@ Variants (after the colon): 'identity' (phi = x), 'moments' (x, x^2, x^3, x^4), 
 
 import ml_collections
 
+from configs import common
 from configs import ks_game
 
 VARIANTS = {
@@ -86,9 +87,4 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
       euler_draws=64,  # expectation: idiosyncratic draws (the exact policy scores 7.8e-8) ...
       quadrature=9,  # ... times Gauss-Hermite nodes of the aggregate shock
       seed=1, burn=0, n_states=0, n_grid=0, n_golden=0, original_procedure=False))
-  for name in (arg.split(',') if arg else []):
-    if name not in VARIANTS:
-      raise ValueError(f'unknown variant {name!r}; choose from {sorted(VARIANTS)}')
-    for section, values in VARIANTS[name].items():
-      config[section].update(values)
-  return config
+  return common.apply_variants(config, arg, VARIANTS)

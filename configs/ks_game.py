@@ -95,6 +95,10 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
       steps_per_round=2000,
       price_taking=True,  # game mode: the optimising agent ignores its 1/N effect on aggregates
       fast_game=True,  # game with price taking: two-pass gradient (same value, less work)
+      # The optimising agent of this share of each batch starts at a state drawn over
+      # [constraint, explore_reach x the largest simulated state] (solver/explore.py).
+      explore_share=0.0,
+      explore_reach=2.0,
       pool_periods=450,  # initial states: simulate this long from the distribution ...
       pool_last=200,  # ... and keep the last pool_last periods ...
       pool_every=4,  # ... every pool_every periods
@@ -117,12 +121,4 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
       original_procedure=True,  # also rows by the published procedure (100 draws of z', 11 c)
       seed=1,
   ))
-  for name in (arg.split(',') if arg else []):
-    if name not in VARIANTS:
-      raise ValueError(f'unknown variant {name!r}; choose from {sorted(VARIANTS)}')
-    for section, values in VARIANTS[name].items():
-      if isinstance(values, dict):
-        config[section].update(values)
-      else:
-        config[section] = values
-  return config
+  return common.apply_variants(config, arg, VARIANTS)

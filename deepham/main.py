@@ -10,7 +10,6 @@ import tensorflow as tf
 from deepham import errors
 from deepham import workdir as workdir_lib
 
-METHODS = ('deepham', 'krusell_smith', 'aiyagari')
 ACTIONS = ('solve', 'validate')
 
 
@@ -48,6 +47,17 @@ def _aiyagari(config, workdir: str, action: str) -> dict:
   return workdir_lib.update_summary(workdir, dict(method='aiyagari', **sol.summary()))
 
 
+def _deepham(config, workdir: str, action: str) -> dict:
+  """DeepHAM: train (resuming from the last checkpoint), then validate."""
+  from deepham import train  # pylint: disable=g-import-not-at-top
+  return train.run(config, workdir, action)
+
+
+# The programs run.py starts, by config.method.
+PROGRAMS = {'deepham': _deepham, 'krusell_smith': _krusell_smith, 'aiyagari': _aiyagari}
+METHODS = tuple(PROGRAMS)
+
+
 def check(config: ml_collections.ConfigDict) -> None:
   """Raises ConfigError, naming the field, for any impossible value of `config`."""
   from deepham import economies  # pylint: disable=g-import-not-at-top
@@ -64,7 +74,7 @@ def check(config: ml_collections.ConfigDict) -> None:
   else:
     from deepham.solver import config_checks  # pylint: disable=g-import-not-at-top
     config_checks.check(config)
-    economies.make(config.economy)
+    config_checks.check(config, economies.make(config.economy))
 
 
 def run(config: ml_collections.ConfigDict, workdir: str, action: str = 'solve',
@@ -77,22 +87,16 @@ def run(config: ml_collections.ConfigDict, workdir: str, action: str = 'solve',
     raise errors.ConfigError(f'action must be one of {list(ACTIONS)}; got {action!r}.')
   check(config)  # before anything is written
   if action == 'validate':
-    stored = workdir_lib.load_config(workdir)
-    if stored.get('method') != config.method:
-      raise errors.WorkdirError(f"{workdir} holds a '{stored.get('method')}' run, not "
-                                f"'{config.method}'.")
+    workdir_lib.check_same_run(workdir, config)
   else:
-    workdir_lib.prepare(workdir, config, overwrite=overwrite)
-  logging.info('deepham %s (%s) in %s; TensorFlow %s on %s', config.method, action, workdir,
-               tf.__version__, [d.name for d in tf.config.list_logical_devices()])
-  start = time.time()
-  if config.method == 'krusell_smith':
-    summary = _krusell_smith(config, workdir, action)
-  elif config.method == 'aiyagari':
-    summary = _aiyagari(config, workdir, action)
-  else:
-    from deepham import train  # pylint: disable=g-import-not-at-top
-    summary = train.run(config, workdir, action)
+    workdir_lib.ensure_directory(workdir)
+  with workdir_lib.Lock(workdir):
+    if action == 'solve':
+      workdir_lib.prepare(workdir, config, overwrite=overwrite)
+    logging.info('deepham %s (%s) in %s; TensorFlow %s on %s', config.method, action, workdir,
+                 tf.__version__, [d.name for d in tf.config.list_logical_devices()])
+    start = time.time()
+    summary = PROGRAMS[config.method](config, workdir, action)
   logging.info('finished in %.1f s; summary in %s', time.time() - start,
                os.path.join(workdir, 'summary.json'))
   return summary

@@ -24,6 +24,7 @@ import pandas as pd
 import tensorflow as tf
 
 import deepham
+from deepham import cli
 from deepham import conventional
 from deepham import figures
 from deepham import workdir as workdir_lib
@@ -160,12 +161,12 @@ _OUT = flags.DEFINE_string('out', 'runs/report', 'output directory')
 
 def main(argv):
   if len(argv) != 2 or argv[1] not in ('davila', 'investment'):
-    raise app.UsageError('usage: python -m deepham.report davila --market=DIR ... --out=DIR\n'
-                         '       python -m deepham.report investment --runs=DIR,... --out=DIR')
+    raise SystemExit('deepham: usage: python -m deepham.report davila --market=DIR ... '
+                     '--out=DIR, or python -m deepham.report investment --runs=DIR,... --out=DIR')
   os.makedirs(_OUT.value, exist_ok=True)
   if argv[1] == 'investment':
     if not _INVESTMENT_RUNS.value:
-      raise app.UsageError('investment: give the runs as --runs=DIR,DIR,...')
+      raise SystemExit('deepham: investment: give the runs as --runs=DIR,DIR,...')
     table = investment_table(_INVESTMENT_RUNS.value)
     table.to_csv(os.path.join(_OUT.value, 'investment_table.csv'))
     with open(os.path.join(_OUT.value, 'investment_table.md'), 'w') as f:
@@ -183,4 +184,4 @@ def main(argv):
 
 
 if __name__ == '__main__':
-  app.run(main)
+  app.run(lambda argv: cli.run_guarded(lambda: main(argv), None), flags_parser=cli.parse_flags)

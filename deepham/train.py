@@ -29,13 +29,14 @@ from deepham import progress as progress_lib
 from deepham import workdir as workdir_lib
 from deepham.economies import base
 from deepham.solver import config_checks
+from deepham.solver import explore
 from deepham.solver import networks
 from deepham.solver import policy as policy_lib
 from deepham.solver import simulate
 from deepham.solver import value as value_lib
 
 # Purposes of stateless seeds: [config.seed, purpose * 2^32 + counter].
-_BURN, _VALUE, _POOL, _STEP, _VALID, _FINAL, _SHUFFLE, _POLISH = range(8)
+_BURN, _VALUE, _POOL, _STEP, _VALID, _FINAL, _SHUFFLE, _POLISH, _EXPLORE = range(9)
 
 
 def _net_kwargs(net_cfg) -> dict:
@@ -60,13 +61,22 @@ def _read(variables: base.State) -> base.State:
   return base.State(*[tf.convert_to_tensor(v) for v in variables])
 
 
+def _checkpoints_newest_first(directory: str, listed) -> list[str]:
+  """Checkpoint prefixes in `directory`: those the index file lists and any other ckpt-N found
+  on disk (an index file may be lost or stale), newest first."""
+  found = {os.path.join(directory, f[:-len('.index')]) for f in os.listdir(directory)
+           if f.startswith('ckpt-') and f.endswith('.index')} if os.path.isdir(directory) else set()
+  number = lambda p: int(p.rsplit('-', 1)[1]) if p.rsplit('-', 1)[1].isdigit() else -1
+  return sorted(found | set(listed), key=number, reverse=True)
+
+
 class Solver:
   """Networks, optimisers, simulated distribution and counters of one DeepHAM run."""
 
   def __init__(self, config: ml_collections.ConfigDict, economy: base.Economy | None = None):
-    config_checks.check(config)
-    self.config = config
     self.economy = economy or economies.make(config.economy)
+    config_checks.check(config, self.economy)
+    self.config = config
     self.dtype = tf.as_dtype(config.dtype)
     econ, dtype = self.economy, self.dtype
     rng = np.random.default_rng(config.seed)
@@ -105,11 +115,6 @@ class Solver:
     # fit's value (lower-variance targets with the same conditional mean; value.py).
     self.value_simulator = None
     if config.value.get('control_variate', False):
-      if econ.n_agent_noise or econ.n_aggregate_noise:
-        raise errors.ConfigError(
-            'value.control_variate needs the exact expectation over next period\'s exogenous '
-            f'states, which {type(econ).__name__} does not have (it has continuous shocks); '
-            'set it to False.')
       self.value_simulator = simulate.Simulator(
           econ, self.policy, jit_compile=config.run.jit,
           utility_correction=value_lib.martingale_correction(econ, self.value))
@@ -137,12 +142,6 @@ class Solver:
     # fixed samples; its record is checkpointed only where it is used, so that earlier
     # workdirs load unchanged.
     self.polish_steps = pc.get('polish_steps', 0)
-    if self.polish_steps and pc.objective == 'utility' and not self.trainer.fast:
-      raise errors.ConfigError(
-          f'policy.polish_steps={self.polish_steps}: the polish of the utility objective is a '
-          'best response of one price-taking agent, which needs mode=game with '
-          'policy.price_taking=True and policy.fast_game=True; set policy.polish_steps=0 for '
-          'this run.')
     self.polish_record = tf.Variable([-1.0, float('nan'), float('nan')], dtype=tf.float64,
                                      trainable=False, name='polish_record')
     if self.polish_steps:
@@ -156,15 +155,35 @@ class Solver:
     return tf.constant([self.config.seed, purpose * 2**32 + int(counter)], tf.int64)
 
   def attach(self, workdir: str) -> bool:
-    """Uses workdir/checkpoints; restores the latest checkpoint there. True if one was found."""
-    self.manager = tf.train.CheckpointManager(self.checkpoint, os.path.join(workdir, 'checkpoints'),
-                                              max_to_keep=2)
-    if self.manager.latest_checkpoint:
-      self.checkpoint.restore(self.manager.latest_checkpoint).assert_existing_objects_matched()
-      logging.info('resumed from %s (round %d, policy step %d)', self.manager.latest_checkpoint,
-                   int(self.round), int(self.step))
+    """Uses workdir/checkpoints; restores the newest readable checkpoint there. True if one was
+    found. A checkpoint cut short (a kill while it was written, a full disk) is passed over for
+    the one before it, with a warning; if none can be read, the run stops with a message."""
+    directory = os.path.join(workdir, 'checkpoints')
+    try:
+      self.manager = tf.train.CheckpointManager(self.checkpoint, directory, max_to_keep=2)
+    except (tf.errors.OpError, ValueError) as exc:  # an unreadable index file `checkpoint`
+      logging.warning('%s/checkpoint is unreadable (%s); it lists the checkpoints only, and is '
+                      'rebuilt from the ckpt-* files', directory, exc)
+      os.remove(os.path.join(directory, 'checkpoint'))
+      self.manager = tf.train.CheckpointManager(self.checkpoint, directory, max_to_keep=2)
+    candidates = _checkpoints_newest_first(directory, self.manager.checkpoints)
+    failures = []
+    for path in candidates:
+      try:
+        self.checkpoint.restore(path).assert_existing_objects_matched()
+      except Exception as exc:  # pylint: disable=broad-except  (TF raises several kinds here)
+        failures.append(f'{os.path.basename(path)}: {str(exc).splitlines()[0][:120]}')
+        logging.warning('checkpoint %s cannot be read (%s); trying an earlier one', path,
+                        failures[-1])
+        continue
+      logging.info('resumed from %s (round %d, policy step %d)', path, int(self.round),
+                   int(self.step))
       self._t0, self._seconds_before = time.time(), float(self.elapsed)
       return True
+    if failures:
+      raise errors.WorkdirError(
+          f'no checkpoint in {directory} can be read ({"; ".join(failures)}). Restore them, '
+          'or start this run afresh with --overwrite.')
     return False
 
   def seconds(self) -> float:
@@ -275,9 +294,10 @@ class Solver:
     # The control variate and the tail need a fitted value: from the second fit on.
     sim = self.value_simulator if self.value_simulator is not None and r > 0 else self.simulator
     tail = self.value if vc.get('tail', False) and r > 0 else None
-    data, final_state = value_lib.simulate_values(sim, self.start_state(10**6 + r),
-                                                  self.seed(_VALUE, r), 0, vc.horizon,
-                                                  vc.window, every, tail=tail)
+    data, final_state = value_lib.simulate_values(
+        sim, self.start_state(10**6 + r), self.seed(_VALUE, r), 0, vc.horizon, vc.window, every,
+        tail=tail, progress=progress_lib.Progress(f'value data ({label})', vc.horizon,
+                                                  unit='periods'))
     _assign(self.distribution, final_state)
     # Input statistics follow the distribution; every network keeps computing the same function.
     self.normalizer.fit(data.states, [self.policy.net] + self.value.nets)
@@ -319,12 +339,20 @@ class Solver:
     self.pool_refreshes.assign_add(1)
 
   def next_batch(self) -> base.State:
-    b = self.config.policy.batch_size
+    """The next policy.batch_size cross-sections of the pool; with policy.explore_share, the
+    optimising agent of that share of them moved to an explored state (solver/explore.py)."""
+    pc = self.config.policy
+    b = pc.batch_size
     if int(self.pool_cursor) + b > self.pool_size:
       self.refresh_pool()
     i = int(self.pool_cursor)
     self.pool_cursor.assign_add(b)
-    return base.State(*[v[i:i + b] for v in self.pool])
+    batch = base.State(*[v[i:i + b] for v in self.pool])
+    share = pc.get('explore_share', 0.0)
+    if share:
+      batch = explore.explore_batch(batch, self.economy.state_floor, share, pc.explore_reach,
+                                    self.seed(_EXPLORE, int(self.step)))
+    return batch
 
   def validation_utility(self) -> float:
     """Welfare under the current policy: mean discounted utility over `run.validation_periods`

@@ -29,6 +29,7 @@ import pandas as pd
 import tensorflow as tf
 
 from deepham import conventional
+from deepham import progress as progress_lib
 from deepham.economies import base
 from deepham.solver import simulate
 
@@ -136,6 +137,38 @@ def _euler_chunk(economy: base.ConsumptionSavings, method: Method, states: base.
   return economy.euler_errors(states, a_pol, aggs, outcomes)
 
 
+def _probe_euler_chunk(economy: base.ConsumptionSavings, method: Method, own: base.State,
+                       cross_sections: base.State):
+  """Euler errors [S, G] of price-taking agents `own` [S, G] living in `cross_sections` [S, N]:
+  they act by the method's policy there, the cross-section moves on under it, and next period
+  they act in the cross-section it became (each outcome of z')."""
+  aggs = economy.aggregates(cross_sections)
+  action = method.conditional_policy(own, cross_sections)
+  x_own, _ = economy.transition(own, action, aggs, _no_shocks(own))
+  others = method.policy(cross_sections, aggs)
+  x_next, _ = economy.transition(cross_sections, others, aggs, _no_shocks(cross_sections))
+  probs = economy.exogenous_outcomes(own)
+  outcomes = []
+  for m, nxt in economy.outcome_states(x_own, own.z):
+    reference = base.State(x_next, cross_sections.e, nxt.z)
+    next_aggs = economy.aggregates(reference)
+    outcomes.append((probs[..., m], nxt, next_aggs, method.conditional_policy(nxt, reference)))
+  return economy.euler_errors(own, action, aggs, outcomes)
+
+
+def probe_euler_errors(economy: base.ConsumptionSavings, method: Method, own: base.State,
+                       cross_sections: base.State, chunk: int = 256) -> np.ndarray:
+  """Euler errors [S, G] (NaN where the constraint binds) of agents `own` [S, G] (their own
+  x and e, the cross-section's z) in each of the S `cross_sections`."""
+  fn = tf.function(lambda o, c: _probe_euler_chunk(economy, method, o, c))
+  out = []
+  for start in range(0, int(own.z.shape[0]), chunk):
+    part = lambda s: base.State(*[f[start:start + chunk] for f in s])
+    err, ok = fn(part(own), part(cross_sections))
+    out.append(np.where(ok.numpy(), err.numpy(), np.nan))
+  return np.concatenate(out, axis=0)
+
+
 def bellman_errors(economy: base.Economy, method: Method, states: base.State,
                    n_grid: int = 33, n_golden: int = 40, chunk: int = 256,
                    aggregate_draws: int = 0) -> dict:
@@ -152,6 +185,7 @@ def bellman_errors(economy: base.Economy, method: Method, states: base.State,
            if isinstance(economy, base.ConsumptionSavings) else None)
   out = {'expectation': [], 'optimality': [], 'euler': []}
   S = int(states.z.shape[0])
+  prog = progress_lib.Progress(f'Bellman errors of {method.label}', S, unit='cross-sections')
   for start in range(0, S, chunk):
     part = base.State(*[f[start:start + chunk] for f in states])
     exp_err, opt_err = bellman(part, tf.constant(start))
@@ -160,6 +194,7 @@ def bellman_errors(economy: base.Economy, method: Method, states: base.State,
     if euler is not None:
       err, ok = euler(part)
       out['euler'].append(np.where(ok.numpy(), err.numpy(), np.nan))
+    prog.update(min(start + chunk, S))
   return {k: np.concatenate(v, axis=0) for k, v in out.items() if v}
 
 
@@ -181,6 +216,99 @@ def error_table_row(errors: dict) -> dict:
                euler_error_log10_max=float(np.log10(max(e.max(), 1e-16))),
                euler_unconstrained_share=float(e.size / errors['euler'].size))
   return row
+
+
+# Wealth bins of the Euler-error tables, as multiples of the mean individual state (for KS,
+# about 0, 1, 2, 5, 10, 20, 40, 80 in capital): resolved where the constraint is near.
+WEALTH_BINS = (0.0, 0.025, 0.05, 0.125, 0.25, 0.5, 1.0, 2.0, np.inf)
+
+
+def wealth_edges(scale: float) -> np.ndarray:
+  """The bins' edges for mean wealth `scale`, at two significant digits."""
+  edges = np.asarray(WEALTH_BINS) * scale
+  finite = np.isfinite(edges) & (edges > 0)
+  edges[finite] = [float(f'{e:.2g}') for e in edges[finite]]
+  return edges
+
+
+def euler_by_wealth(euler: np.ndarray, x: np.ndarray, edges: np.ndarray) -> list[dict]:
+  """Euler errors (NaN: constrained) of agents with wealth x, by bin: one row per bin that
+  holds states (share of the states, share constrained, log10 mean and max)."""
+  rows = []
+  for lo, hi in zip(edges[:-1], edges[1:]):
+    inside = (x >= lo) & (x < hi)
+    n = int(inside.sum())
+    if not n:
+      continue
+    e = euler[inside]
+    e = e[np.isfinite(e)]
+    row = dict(k_low=float(lo), k_high=float(hi) if np.isfinite(hi) else None,  # None: open
+               n_states=n, share=n / x.size,
+               constrained_share=1 - e.size / n)
+    if e.size:
+      log_e = np.log10(np.maximum(e, 1e-16))
+      row.update(euler_error_log10_mean=float(log_e.mean()),
+                 euler_error_log10_max=float(log_e.max()))
+    rows.append(row)
+  return rows
+
+
+def _log10_summary(euler: np.ndarray) -> dict:
+  e = euler[np.isfinite(euler)]
+  if not e.size:
+    return {}
+  log_e = np.log10(np.maximum(e, 1e-16))
+  return dict(euler_error_log10_mean=float(log_e.mean()),
+              euler_error_log10_max=float(log_e.max()))
+
+
+# Probe agents of the common-state evaluation: each validation cross-section gets agents at
+# these fractions of the way from the constraint to the largest state seen (times the reach),
+# in every idiosyncratic state; the fractions put a quarter of them near the constraint.
+_PROBE_FRACTIONS = np.linspace(0.0, 1.0, 17) ** 2
+_PROBE_REACH = 2.0
+
+
+def common_states_report(economy: base.ConsumptionSavings, methods: list[Method],
+                         states: dict, edges: np.ndarray) -> tuple[list[dict], dict]:
+  """Every method's Euler errors on the same states: all methods' validation states together
+  (`states`: key -> State [S, N]), and probe agents from the constraint to twice the largest
+  state in any of them, in those cross-sections. Returns the table's rows and arrays."""
+  union = base.State(*[tf.concat([getattr(states[m.key], f) for m in methods if m.key in states],
+                                 axis=0) for f in base.State._fields])
+  x = union.x.numpy()[..., 0]
+  floor = economy.state_floor[0]
+  probe_x = floor + _PROBE_REACH * (x.max() - floor) * _PROBE_FRACTIONS
+  n_e, G = economy.chain.n_e, len(_PROBE_FRACTIONS)
+  S = int(union.z.shape[0])
+  own = base.State(
+      tf.constant(np.tile(np.repeat(probe_x, n_e), (S, 1))[..., None], union.x.dtype),
+      tf.constant(np.tile(np.tile(np.arange(n_e), G), (S, 1)), tf.int32), union.z)
+  rows, arrays = [], {'common_probe_x': own.x.numpy()[0, :, 0]}
+  for m in methods:
+    errs = euler_errors_of(economy, m, union)
+    probe = probe_euler_errors(economy, m, own, union)
+    arrays[f'{m.key}_common_euler'] = errs
+    arrays[f'{m.key}_probe_euler'] = probe
+    rows.append(dict(method=m.label, states='validation states of every method',
+                     **_log10_summary(errs)))
+    rows.append(dict(method=m.label, states='probe agents, constraint to '
+                     f'{probe_x.max():.0f}', **_log10_summary(probe)))
+    for r in euler_by_wealth(probe, own.x.numpy()[..., 0], edges):
+      rows.append(dict(method=m.label, states='probe agents', **r))
+  arrays['common_states_x'] = x
+  return rows, arrays
+
+
+def euler_errors_of(economy, method: Method, states: base.State,
+                              chunk: int = 256) -> np.ndarray:
+  """Euler errors [S, N] (NaN: constrained) of every agent of `states` under `method`."""
+  euler = tf.function(lambda s: _euler_chunk(economy, method, s))
+  out = []
+  for start in range(0, int(states.z.shape[0]), chunk):
+    err, ok = euler(base.State(*[f[start:start + chunk] for f in states]))
+    out.append(np.where(ok.numpy(), err.numpy(), np.nan))
+  return np.concatenate(out, axis=0)
 
 
 # --- simulation statistics -------------------------------------------------------------------------
@@ -352,7 +480,8 @@ def run(solver, workdir: str) -> dict:
                    int(states.z.shape[0]) * econ.n_agents)
       errs = bellman_errors(econ, method, states, cfg.n_grid, cfg.n_golden)
       row.update(error_table_row(errs))
-      results[method.key] = dict(errors=errs, x=states.x.numpy()[..., 0], row=row)
+      results[method.key] = dict(errors=errs, x=states.x.numpy()[..., 0], row=row,
+                                 states=states)
     rows.append(row)
     if cfg.original_procedure and isinstance(econ, base.ConsumptionSavings) and method.key in (
         results):
@@ -367,19 +496,53 @@ def run(solver, workdir: str) -> dict:
   rows += _published_rows(econ)
   table = pd.DataFrame(rows).set_index('method')
   table.to_csv(os.path.join(workdir, 'validation.csv'))
-  _save_paths(workdir, paths, periods, results)
+  tails = _tails_report(econ, methods, results, workdir)
+  _save_paths(workdir, paths, periods, results, tails.pop('arrays', {}))
   from deepham import figures  # pylint: disable=g-import-not-at-top
   figures.validation_figures(solver, methods, paths, results, burn,
                              os.path.join(workdir, 'figures'))
   _log_table(table)
   out = _summary_keys(results, table, methods)
+  out.update(tails)
   if hasattr(econ, 'headline'):
     out.update(econ.headline(out['statistics']['deepham']))
   return out
 
 
-def _save_paths(workdir, paths, periods, results) -> None:
-  arrays = {'validation_periods': periods}
+def _tails_report(econ, methods, results, workdir) -> dict:
+  """Euler errors by wealth on each method's own states and on common states (probe agents
+  from the constraint to beyond the largest state): euler_by_wealth.csv and summary keys."""
+  with_euler = [m for m in methods if m.key in results and 'euler' in results[m.key]['errors']]
+  if not with_euler or econ.state_floor is None:
+    return {}
+  scale = float(np.mean([results[m.key]['x'].mean() for m in with_euler]))
+  edges = wealth_edges(scale)
+  rows, out = [], {'euler_by_wealth': {}, 'euler_common_states': {}}
+  for m in with_euler:
+    own = euler_by_wealth(results[m.key]['errors']['euler'], results[m.key]['x'], edges)
+    rows += [dict(method=m.label, states='own validation states', **r) for r in own]
+    out['euler_by_wealth'][m.key] = own
+  common, arrays = common_states_report(econ, with_euler, {m.key: results[m.key]['states']
+                                                           for m in with_euler}, edges)
+  rows += common
+  for m in with_euler:
+    mine = [r for r in common if r['method'] == m.label and 'k_low' not in r]
+    out['euler_common_states'][m.key] = {
+        'validation_states': {k: v for k, v in mine[0].items() if k.startswith('euler')},
+        'probe_agents': {k: v for k, v in mine[1].items() if k.startswith('euler')},
+        'probe_by_wealth': [r for r in common if r['method'] == m.label and 'k_low' in r]}
+  table = pd.DataFrame(rows)
+  table.to_csv(os.path.join(workdir, 'euler_by_wealth.csv'), index=False)
+  with pd.option_context('display.width', 200, 'display.max_columns', 20,
+                         'display.float_format', '{:.3g}'.format):
+    logging.info('validation: Euler errors (log10) by wealth, on own and on common states:\n%s',
+                 table.to_string(index=False, na_rep=''))
+  out['arrays'] = arrays
+  return out
+
+
+def _save_paths(workdir, paths, periods, results, extra=None) -> None:
+  arrays = {'validation_periods': periods, **(extra or {})}
   for key, path in paths.items():
     arrays[f'{key}_aggregates'] = path.aggregates.numpy()
     arrays[f'{key}_z'] = path.z.numpy()

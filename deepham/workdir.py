@@ -1,23 +1,48 @@
-"""Everything a run writes lives under its workdir.
+"""Everything a run writes lives under its workdir, and only there.
 
   config.json      the full configuration, written first
   summary.json     headline figures as plain numbers (keys are stable: scripts read them)
   metrics.csv      one row per logging interval (solvers that train)
+  validation.csv   the accuracy table; paths.npz its simulated paths and errors
+  euler_by_wealth.csv  Euler errors by wealth, on each method's states and on common states
+  *_solution.npz   a conventional solver's solution
   checkpoints/     TF checkpoints; a rerun with the same workdir resumes from the last one
   tensorboard/     TensorBoard summaries
   figures/         PNG and PDF figures
+  error.log        the traceback of an unexpected error, if one ended the run
+  .deepham.lock    held by the process working in the workdir (its PID inside)
+
+`OWNED_FILES` and `OWNED_FOLDERS` list these names: the one list `--overwrite` consults, and nothing outside it
+is ever deleted. A workdir is used by one process at a time (`Lock`).
 """
 
+import contextlib
 import csv
 import datetime
+import fcntl
+import fnmatch
 import json
 import math
 import os
 import shutil
+import socket
 
+from absl import logging
 import ml_collections
 
 from deepham import errors
+
+# What a deepham run writes into its workdir: file-name patterns, and for folders the patterns
+# of what they may contain. `--overwrite` deletes these and nothing else.
+OWNED_FILES = ('config.json', 'summary.json', 'metrics.csv', 'validation.csv',
+               'euler_by_wealth.csv', 'paths.npz', '*_solution.npz', 'error.log', '*.tmp',
+               '*.tmp.npz')
+OWNED_FOLDERS = {
+    'checkpoints': ('checkpoint', 'checkpoint.tmp*', 'ckpt-*'),
+    'tensorboard': ('events.out.tfevents.*',),
+    'figures': ('*.png', '*.pdf'),
+}
+LOCK_FILE = '.deepham.lock'
 
 # Config sections that do not change what a solve computes: a workdir may be reused with them
 # changed (to re-validate a finished run with more paths, say).
@@ -30,6 +55,31 @@ def default_workdir(config_path: str | None) -> str:
   return os.path.join('runs', f'{name}_{stamp}')
 
 
+# Fields added to the configs since runs were first written, with the value every run before
+# them used: `upgrade` fills them into an older config.json, so that such a run still resumes,
+# validates and loads. (method, dotted field, value); one line per field added.
+_ADDED_FIELDS = (
+    ('deepham', 'policy.explore_share', 0.0),
+    ('deepham', 'policy.explore_reach', 2.0),
+)
+
+
+def upgrade(config_dict: dict) -> dict:
+  """An older run's config (as read from its config.json) with the fields added since filled
+  in as that run used them; the current format is returned unchanged."""
+  out = json.loads(json.dumps(config_dict))
+  for method, path, value in _ADDED_FIELDS:
+    if out.get('method') != method:
+      continue
+    *sections, field = path.split('.')
+    node = out
+    for section in sections:
+      node = node.get(section) if isinstance(node, dict) else None
+    if isinstance(node, dict) and field not in node:
+      node[field] = value
+  return out
+
+
 def _identity(config_dict: dict) -> dict:
   return {k: v for k, v in config_dict.items() if k not in _NOT_IDENTITY}
 
@@ -38,35 +88,185 @@ def _to_dict(config: ml_collections.ConfigDict) -> dict:
   return json.loads(config.to_json_best_effort(sort_keys=True))
 
 
-def prepare(workdir: str, config: ml_collections.ConfigDict, overwrite: bool = False) -> bool:
-  """Creates `workdir` and writes config.json; returns True if it holds an earlier run to resume.
+def ensure_directory(workdir: str) -> None:
+  """Creates `workdir` (and its parents) if needed; a path that cannot be a directory fails."""
+  if os.path.lexists(workdir) and not os.path.isdir(workdir):
+    raise errors.WorkdirError(f'--workdir={workdir} is an existing file, not a directory; '
+                              'choose another --workdir.')
+  try:
+    os.makedirs(workdir, exist_ok=True)
+  except OSError as exc:
+    raise errors.WorkdirError(f'--workdir={workdir} cannot be created ({exc.strerror}); choose '
+                              'another --workdir.') from exc
+  if not os.access(workdir, os.W_OK | os.X_OK):
+    raise errors.WorkdirError(f'--workdir={workdir} is not writable; choose another --workdir.')
 
-  A workdir whose config.json differs from `config` (outside the `validation` section) is refused
-  unless `overwrite`, which empties it first.
+
+def _matches(name: str, patterns) -> bool:
+  return any(fnmatch.fnmatchcase(name, p) for p in patterns)
+
+
+def _foreign(workdir: str) -> list[str]:
+  """What `workdir` holds that a deepham run does not write (folders with a trailing /)."""
+  out = []
+  for name in sorted(os.listdir(workdir)):
+    path = os.path.join(workdir, name)
+    if name == LOCK_FILE:
+      continue
+    if os.path.isdir(path) and not os.path.islink(path):
+      patterns = OWNED_FOLDERS.get(name)
+      if patterns is None:
+        out.append(name + '/')
+        continue
+      for entry in sorted(os.listdir(path)):
+        sub = os.path.join(path, entry)
+        if not (_matches(entry, patterns) and os.path.isfile(sub) and not os.path.islink(sub)):
+          out.append(f'{name}/{entry}' + ('/' if os.path.isdir(sub) else ''))
+    elif os.path.islink(path) or not (os.path.isfile(path) and _matches(name, OWNED_FILES)):
+      out.append(name)
+  return out
+
+
+def _listing(names: list[str]) -> str:
+  return ', '.join(names[:5]) + (f' and {len(names) - 5} more' if len(names) > 5 else '')
+
+
+def _protected(workdir: str) -> str | None:
+  """Why `workdir` may never be emptied (the current or a home directory, /, or a folder that
+  contains the deepham package), or None."""
+  real = os.path.realpath(workdir)
+  package = os.path.realpath(os.path.dirname(os.path.abspath(__file__)))
+  if real == os.path.realpath(os.getcwd()):
+    return 'it is the current directory'
+  if real == os.path.realpath(os.path.expanduser('~')) or real == os.path.realpath(
+      os.environ.get('HOME', '~')):
+    return 'it is a home directory'
+  if real == os.path.realpath(os.sep):
+    return 'it is the root directory'
+  if os.path.commonpath([real, package]) == real:
+    return 'it contains the deepham package'
+  return None
+
+
+def clear_run(workdir: str) -> None:
+  """Deletes the deepham run in `workdir` (what `OWNED_FILES` and `OWNED_FOLDERS` name).
+
+  Refused, with a message that names what is there, unless the directory holds a deepham run
+  (a config.json naming a program of deepham.main) and nothing that deepham does not write.
   """
+  from deepham import main  # pylint: disable=g-import-not-at-top  (main imports this module)
+  reason = _protected(workdir)
+  if reason:
+    raise errors.WorkdirError(f'--overwrite refuses to empty {workdir}: {reason}. Choose '
+                              'another --workdir.')
+  entries = sorted(e for e in os.listdir(workdir) if e != LOCK_FILE)
+  if not entries:
+    return
+  foreign = _foreign(workdir)
+  if foreign:
+    raise errors.WorkdirError(
+        f'--overwrite deletes only what deepham writes, and {workdir} also holds '
+        f'{_listing(foreign)}; nothing was deleted. Choose another --workdir, or move those '
+        'out first.')
+  method = None
+  try:
+    with open(os.path.join(workdir, 'config.json')) as f:
+      method = json.load(f).get('method')
+  except (OSError, ValueError, AttributeError):
+    pass
+  if method not in main.METHODS:
+    raise errors.WorkdirError(
+        f'--overwrite deletes only deepham runs, and {workdir} has no readable config.json '
+        'naming a deepham method; nothing was deleted. Delete it yourself or choose another '
+        '--workdir.')
+  for e in entries:
+    path = os.path.join(workdir, e)
+    if os.path.isdir(path):
+      shutil.rmtree(path)
+    else:
+      os.remove(path)
+  logging.info('--overwrite: deleted the earlier run in %s (%s)', workdir, ', '.join(entries))
+
+
+def prepare(workdir: str, config: ml_collections.ConfigDict, overwrite: bool = False) -> bool:
+  """Writes config.json into the (existing) `workdir`; returns True if it holds an earlier run
+  of the same config to resume.
+
+  A workdir whose config.json differs from `config` (outside the `validation` section), or that
+  holds files of its own and no deepham run, is refused unless `overwrite`, which deletes the
+  earlier run (`clear_run`: only what deepham wrote) and starts afresh.
+  """
+  ensure_directory(workdir)
   path = os.path.join(workdir, 'config.json')
   new = _to_dict(config)
-  if os.path.exists(path):
+  if overwrite:
+    clear_run(workdir)
+  elif os.path.exists(path):
     try:
       with open(path) as f:
         old = json.load(f)
-    except (OSError, json.JSONDecodeError) as exc:
-      raise errors.WorkdirError(f'{path} is not readable JSON ({exc}); pass --overwrite to start '
-                                f'afresh in {workdir}.') from exc
+      if not isinstance(old, dict):
+        raise ValueError('not a JSON object')
+    except (OSError, ValueError) as exc:
+      raise errors.WorkdirError(
+          f'{path} is not a readable config ({exc}). Restore it to resume that run, or choose '
+          'another --workdir.') from exc
+    old = upgrade(old)
     if _identity(old) != _identity(new):
-      if not overwrite:
-        diff = sorted(_differences(_identity(old), _identity(new)))
-        raise errors.WorkdirError(
-            f'{workdir} holds a run with a different config (differs in: '
-            f'{", ".join(diff[:8])}{", ..." if len(diff) > 8 else ""}). Use another --workdir, '
-            f'or pass --overwrite to delete that run and start afresh.')
-    elif not overwrite:
-      return True
-  if overwrite and os.path.isdir(workdir):
-    shutil.rmtree(workdir)
-  os.makedirs(workdir, exist_ok=True)
+      diff = sorted(_differences(_identity(old), _identity(new)))
+      raise errors.WorkdirError(
+          f'{workdir} holds a run with a different config (differs in: '
+          f'{", ".join(diff[:8])}{", ..." if len(diff) > 8 else ""}). Use another --workdir, '
+          f'or pass --overwrite to delete that run and start afresh.')
+    return True
+  else:
+    foreign = _foreign(workdir)
+    if foreign:
+      raise errors.WorkdirError(
+          f'{workdir} is not empty and holds no deepham run (it has {_listing(foreign)}); a run '
+          'writes config.json, checkpoints/, figures/ and more there. Choose a new or empty '
+          '--workdir.')
+    remains = sorted(e for e in os.listdir(workdir) if e != LOCK_FILE)
+    if remains:  # checkpoints of an unknown config must not be resumed under this one
+      raise errors.WorkdirError(
+          f'{workdir} holds {_listing(remains)} but no config.json, so what config they belong '
+          'to is unknown. Delete them yourself or choose another --workdir.')
   _atomic_write(path, json.dumps(new, indent=2, sort_keys=True))
   return False
+
+
+class Lock:
+  """Exclusive use of a workdir by one process: an advisory lock on workdir/.deepham.lock,
+  which holds the owner's PID and host. The operating system releases the lock when its owner
+  dies, however it dies, so a lock file left by a killed process is recognised as stale."""
+
+  def __init__(self, workdir: str):
+    self.path = os.path.join(workdir, LOCK_FILE)
+    self._file = None
+
+  def __enter__(self) -> 'Lock':
+    f = open(self.path, 'a+')  # pylint: disable=consider-using-with
+    try:
+      fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as exc:
+      f.seek(0)
+      owner = f.read().strip() or 'another process'
+      f.close()
+      raise errors.WorkdirError(
+          f'{os.path.dirname(self.path)} is in use by {owner}; wait for it to finish or stop '
+          'it, or choose another --workdir.') from exc
+    f.seek(0)
+    f.truncate()
+    f.write(f'process {os.getpid()} on {socket.gethostname()}\n')
+    f.flush()
+    self._file = f
+    return self
+
+  def __exit__(self, *exc) -> None:
+    with contextlib.suppress(OSError):
+      os.remove(self.path)  # still holding the lock: no other process can be inside
+    self._file.close()
+    self._file = None
 
 
 def _differences(a, b, prefix=''):
@@ -78,11 +278,36 @@ def _differences(a, b, prefix=''):
 
 
 def load_config(workdir: str) -> dict:
+  """The config.json of the run in `workdir`, as a dict; a missing or unreadable one fails
+  with a message that names it."""
   path = os.path.join(workdir, 'config.json')
+  if not os.path.isdir(workdir):
+    raise errors.WorkdirError(f'{workdir} is not a directory holding a run.')
   if not os.path.exists(path):
     raise errors.WorkdirError(f'{workdir} holds no run (no config.json).')
-  with open(path) as f:
-    return json.load(f)
+  try:
+    with open(path) as f:
+      config = json.load(f)
+    if not isinstance(config, dict):
+      raise ValueError('not a JSON object')
+  except (OSError, ValueError) as exc:
+    raise errors.WorkdirError(f'{path} is not a readable config ({exc}).') from exc
+  return upgrade(config)
+
+
+def check_same_run(workdir: str, config: ml_collections.ConfigDict) -> None:
+  """Refuses unless `workdir` holds a run of `config` (its `validation` section may differ)."""
+  stored = load_config(workdir)
+  if stored.get('method') != config.method:
+    raise errors.WorkdirError(f"{workdir} holds a '{stored.get('method')}' run, not "
+                              f"'{config.method}'.")
+  new = _identity(_to_dict(config))
+  if _identity(stored) != new:
+    diff = sorted(_differences(_identity(stored), new))
+    raise errors.WorkdirError(
+        f'{workdir} holds a run with a different config (differs in: '
+        f'{", ".join(diff[:8])}{", ..." if len(diff) > 8 else ""}); validate it with the '
+        'config it was solved with (only validation.* may change).')
 
 
 def _atomic_write(path: str, text: str) -> None:
@@ -122,19 +347,39 @@ def read_summary(workdir: str) -> dict:
 
 
 class MetricsWriter:
-  """Appends rows to workdir/metrics.csv; on resume drops rows past the restored step."""
+  """Appends rows to workdir/metrics.csv; on resume keeps the rows up to the restored step.
+
+  Rows past the restored step (written after the last checkpoint by a process that was then
+  stopped) are dropped, since the resumed run writes them again; so are rows that cannot be
+  read (a line cut short by a kill), with a warning: every step then appears once.
+  """
 
   def __init__(self, workdir: str, fields: tuple[str, ...], resume_step: int | None = None):
     self.path = os.path.join(workdir, 'metrics.csv')
     self.fields = fields
-    rows = []
+    rows, bad = [], 0
     if resume_step is not None and os.path.exists(self.path):
-      with open(self.path) as f:
-        rows = [r for r in csv.DictReader(f) if int(float(r['step'])) <= resume_step]
-    with open(self.path, 'w', newline='') as f:
+      seen = set()
+      with open(self.path, newline='') as f:
+        for r in csv.DictReader(f):
+          try:
+            step = int(float(r['step']))
+            ok = all(r.get(k) is not None for k in fields)
+          except (TypeError, ValueError, KeyError):
+            ok = False
+          if not ok:
+            bad += 1
+          elif step <= resume_step and step not in seen:
+            seen.add(step)
+            rows.append({k: r[k] for k in fields})
+    if bad:
+      logging.warning('%s: %d unreadable row(s) dropped', self.path, bad)
+    tmp = self.path + '.tmp'
+    with open(tmp, 'w', newline='') as f:
       w = csv.DictWriter(f, fieldnames=fields)
       w.writeheader()
       w.writerows(rows)
+    os.replace(tmp, self.path)
 
   def write(self, row: dict) -> None:
     _check_finite({k: v for k, v in row.items() if isinstance(v, float)}, 'metrics')

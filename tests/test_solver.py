@@ -422,3 +422,24 @@ def test_the_final_value_fit_uses_its_own_data_and_epochs(monkeypatch):
   vc, paths = s.config.value, s.config.init.n_paths
   assert n_round == paths * ((vc.horizon - vc.window) // 20 + 1)  # a target every 20 periods
   assert n_final == paths * ((vc.horizon - vc.window) // 10 + 1)  # ... every 10
+
+
+def test_exploration_moves_only_the_optimising_agent_within_the_region():
+  from deepham.solver import explore  # pylint: disable=g-import-not-at-top
+  econ = ks.KrusellSmith(ks.KSParams(n_agents=10))
+  state = _random_cross_sections(econ, 4000, k_max=60.0)
+  out = explore.explore_batch(state, econ.state_floor, 0.25, 2.0, tf.constant([3, 4], tf.int64))
+  x0, x1 = state.x.numpy()[..., 0], out.x.numpy()[..., 0]
+  moved = x0[:, 0] != x1[:, 0]
+  assert abs(moved.mean() - 0.25) < 0.03
+  np.testing.assert_array_equal(x0[:, 1:], x1[:, 1:])  # everyone else stays
+  assert x1[moved, 0].min() >= 0 and x1[moved, 0].max() <= 2 * x0.max()
+  k = x1[moved, 0] / (2 * x0.max())  # u^2 with u uniform: P(k < q) = sqrt(q)
+  assert abs(np.mean(k < 0.0625) - 0.25) < 0.04
+
+
+def test_exploration_needs_a_state_floor():
+  config = bm_config.get_config()
+  config.policy.explore_share = 0.5
+  with pytest.raises(errors.ConfigError, match='policy.explore_share'):
+    main.check(config)

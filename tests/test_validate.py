@@ -107,3 +107,31 @@ def test_monte_carlo_outcome_probabilities_approach_the_exact_ones(ks_params):
   np.testing.assert_allclose(sampled.numpy(), exact, atol=0.02)
   noisy = validate._outcome_probs(econ, states, 100, tf.constant([1, 2], tf.int64)).numpy()  # pylint: disable=protected-access
   assert np.abs(noisy - exact).max() > 0.01  # 100 draws: the sampling error the paper carries
+
+
+def test_probe_agents_at_the_cross_sections_own_states_have_their_euler_errors(ks_params):
+  """A probe agent placed at agent j's own state, in agent j's cross-section, is agent j: the
+  common-state evaluation gives it agent j's Euler error, for the KS method and DeepHAM."""
+  from deepham import conventional  # pylint: disable=g-import-not-at-top
+  from deepham.economies import ks  # pylint: disable=g-import-not-at-top
+  from tests import test_solver  # pylint: disable=g-import-not-at-top
+  econ = ks.KrusellSmith(ks.KSParams(n_agents=6))
+  states = test_solver._random_cross_sections(econ, 5, k_max=80.0)  # pylint: disable=protected-access
+  bench = conventional.load_benchmark(econ, 'data/ks_benchmark/ks_solution.npz')
+  s = test_solver._solver()  # pylint: disable=protected-access
+  for method in (validate.Method('ks', 'KS', bench.policy, bench, bench.conditional_policy),
+                 validate.Method('deepham', 'DeepHAM', s.policy, s.value,
+                                 s.policy.conditional_policy)):
+    own = validate.euler_errors_of(econ, method, states)
+    probe = validate.probe_euler_errors(econ, method, states, states)
+    np.testing.assert_allclose(probe, own, rtol=1e-4, atol=1e-7)
+    assert np.isfinite(own).mean() > 0.5
+
+
+def test_wealth_bins_cover_every_state_once():
+  x = np.random.default_rng(0).exponential(40.0, (50, 20))
+  euler = np.where(x < 1.0, np.nan, 1e-3)  # the poorest at the constraint
+  rows = validate.euler_by_wealth(euler, x, validate.wealth_edges(40.0))
+  assert sum(r['n_states'] for r in rows) == x.size
+  assert rows[0]['k_low'] == 0 and rows[0]['k_high'] == 1.0 and rows[0]['constrained_share'] == 1
+  assert all(r['euler_error_log10_max'] == -3 for r in rows if 'euler_error_log10_max' in r)

@@ -64,6 +64,9 @@ class Economy(abc.ABC):
   n_agent_noise: int = 0
   n_aggregate_noise: int = 0
   action_bounds: tuple[float, float] = (0.0, 1.0)
+  # Lower bound of each endogenous state (a borrowing limit), or None if it has none. Training
+  # and validation use it to reach states the simulated distribution does not (solver/explore.py).
+  state_floor: tuple[float, ...] | None = None
   # What a policy of this economy outputs, and what summary statistics mean (for logs and docs).
   action_name: str = 'action'
   aggregate_names: tuple[str, ...] = ('K',)
@@ -173,6 +176,7 @@ class ConsumptionSavings(Economy):
   consumption and the unit-free Euler-equation error of the JEDC 2010 comparison project.
   """
   has_consumption = True
+  state_floor = (0.0,)  # k' >= 0
 
   @abc.abstractmethod
   def cash(self, state: State, aggregates: tf.Tensor) -> tf.Tensor:

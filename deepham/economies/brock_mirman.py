@@ -37,6 +37,9 @@ class BMParams:
     if int(self.n_agents) != self.n_agents or self.n_agents < 1:
       raise errors.ConfigError(f'economy.n_agents must be a positive integer; got '
                                f'{self.n_agents}.')
+    if not 0 <= self.k_spread < 1:
+      raise errors.ConfigError(f'economy.k_spread must lie in [0, 1) (initial capital is '
+                               f'uniform in k_ss (1 -/+ k_spread)); got {self.k_spread}.')
     z = np.asarray(self.z_values)
     markov.check_stochastic(self.z_transition, 'economy.z_transition')
     if np.any(z <= 0) or np.shape(self.z_transition) != (len(z), len(z)):

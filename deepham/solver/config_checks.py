@@ -1,4 +1,14 @@
-"""Checks of a DeepHAM config before anything runs; each error names the field and what is allowed."""
+"""Checks of a DeepHAM config before anything runs; each error names the field and what is allowed.
+
+`FIELDS` is the table of every field the solver, validation and reports read, with the values
+each may take; `check` applies it, then the rules that tie fields together and the ones that
+depend on what the economy offers (continuous shocks, an Euler residual). Fields marked
+optional are read only by some configs (the investment economy's, say) and checked when present.
+"""
+
+import dataclasses
+import os
+from typing import Any, Callable
 
 from deepham import errors
 from deepham.solver import networks
@@ -9,109 +19,223 @@ OBJECTIVES = ('utility', 'euler')
 INIT_POLICIES = ('economy', 'benchmark')
 DTYPES = ('float32', 'float64')
 
-_POSITIVE_INTS = (
-    'init.n_paths', 'init.imitation_batch',
-    'policy.t_unroll', 'policy.batch_size', 'policy.rounds', 'policy.steps_per_round',
-    'policy.pool_periods', 'policy.pool_last', 'policy.pool_every',
-    'value.n_nets', 'value.horizon', 'value.window', 'value.every', 'value.epochs',
-    'value.batch_size',
-    'run.log_every', 'run.checkpoint_every', 'run.validation_periods', 'run.final_periods')
-_POSITIVE_FLOATS = ('policy.learning_rate', 'policy.learning_rate_end', 'value.learning_rate',
-                    'init.imitation_learning_rate')
-_UNIT_INTERVAL = ('policy.adam_beta1', 'policy.adam_beta2', 'value.adam_beta1', 'value.adam_beta2')
+
+@dataclasses.dataclass(frozen=True)
+class Rule:
+  ok: Callable[[Any], bool]
+  allowed: str  # completes "<field> must be ..."
+  optional: bool = False  # the field exists only in some configs
 
 
-def _get(config, path: str):
+def _is_int(v) -> bool:
+  return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_number(v) -> bool:
+  return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def integer(low: int, optional: bool = False) -> Rule:
+  allowed = {0: 'a non-negative integer', 1: 'a positive integer'}.get(low,
+                                                                    f'an integer >= {low}')
+  return Rule(lambda v: _is_int(v) and v >= low, allowed, optional)
+
+
+def positive(optional: bool = False) -> Rule:
+  return Rule(lambda v: _is_number(v) and v > 0, 'a positive number', optional)
+
+
+def one_of(values, optional: bool = False) -> Rule:
+  return Rule(lambda v: v in values, f'one of {list(values)}', optional)
+
+
+def boolean(optional: bool = False) -> Rule:
+  return Rule(lambda v: isinstance(v, bool), 'True or False', optional)
+
+
+def widths(allow_empty: bool = False, optional: bool = False) -> Rule:
+  def ok(v):
+    return (isinstance(v, (tuple, list)) and (allow_empty or len(v) > 0)
+            and all(_is_int(w) and w >= 1 for w in v))
+  allowed = ('a tuple of positive integers (hidden layer widths), e.g. (24, 24)'
+             + (', or () for network.width' if allow_empty else ''))
+  return Rule(ok, allowed, optional)
+
+
+UNIT = Rule(lambda v: _is_number(v) and 0 <= v < 1, 'a number in [0, 1)')
+FIELDS = {
+    'seed': integer(0),
+    'dtype': one_of(DTYPES),
+    'mode': one_of(MODES),
+    'economy.n_agents': Rule(lambda v: _is_int(v) and v >= 2,
+                             'an integer >= 2 (DeepHAM needs a cross-section)'),
+    'network.width': widths(),
+    'network.gm_width': widths(),
+    'network.activation': one_of(sorted(networks._ACTIVATIONS)),  # pylint: disable=protected-access
+    'network.n_fixed_moments': Rule(lambda v: _is_int(v) and 0 <= v <= 4,
+                                    '0 (none) to 4 (means of x, x^2, x^3, x^4)'),
+    'network.n_generalized_moments': integer(0),
+    'network.gm_grid': Rule(lambda v: _is_int(v) and (v == 0 or v >= 2),
+                            '0 (the basis evaluated exactly) or a number of grid points >= 2'),
+    'network.policy_own_state': boolean(optional=True),
+    'init.policy': one_of(INIT_POLICIES),
+    'init.benchmark': Rule(lambda v: isinstance(v, str), 'a path (a string)'),
+    'init.n_paths': integer(1),
+    'init.restart': boolean(),
+    'init.t_burn': integer(0),
+    'init.imitation_steps': integer(0),
+    'init.imitation_batch': integer(1),
+    'init.imitation_learning_rate': positive(),
+    'init.imitation_spread': Rule(lambda v: _is_number(v) and (v >= 0 or v == -1),
+                                  "a non-negative number (0: no spread) or -1 (the economy's "
+                                  'choice)', optional=True),
+    'value.n_nets': integer(1),
+    'value.width': widths(allow_empty=True, optional=True),
+    'value.control_variate': boolean(optional=True),
+    'value.tail': boolean(optional=True),
+    'value.horizon': integer(1),
+    'value.window': integer(1),
+    'value.every': integer(1),
+    'value.final_every': Rule(lambda v: _is_int(v) and v >= 0,
+                              'a non-negative integer (0: as in the rounds)', optional=True),
+    'value.final_epochs': Rule(lambda v: _is_int(v) and v >= 0,
+                               'a non-negative integer (0: as in the rounds)', optional=True),
+    'value.epochs': integer(1),
+    'value.batch_size': integer(1),
+    'value.learning_rate': positive(),
+    'value.learning_rate_end': Rule(lambda v: v is None or (_is_number(v) and v > 0),
+                                    'a positive number, or None (constant rate)', optional=True),
+    'value.adam_beta1': UNIT,
+    'value.adam_beta2': UNIT,
+    'value.valid_fraction': Rule(lambda v: _is_number(v) and 0 <= v < 0.5, 'in [0, 0.5)'),
+    'policy.objective': one_of(OBJECTIVES),
+    'policy.t_unroll': integer(1),
+    'policy.batch_size': integer(1),
+    'policy.learning_rate': positive(),
+    'policy.learning_rate_end': positive(),
+    'policy.adam_beta1': UNIT,
+    'policy.adam_beta2': UNIT,
+    'policy.rounds': integer(1),
+    'policy.steps_per_round': integer(1),
+    'policy.price_taking': boolean(),
+    'policy.fast_game': boolean(),
+    'policy.pool_periods': integer(1),
+    'policy.pool_last': integer(1),
+    'policy.pool_every': integer(1),
+    'policy.explore_share': Rule(lambda v: _is_number(v) and 0 <= v <= 1,
+                                 'a share in [0, 1] (0: no exploration)', optional=True),
+    'policy.explore_reach': Rule(lambda v: _is_number(v) and v >= 1,
+                                 'a number >= 1 (explored states reach this multiple of the '
+                                 'largest simulated state)', optional=True),
+    'policy.euler_loss': one_of(policy_lib.EULER_LOSSES, optional=True),
+    'policy.polish_steps': Rule(lambda v: _is_int(v) and v >= 0,
+                                'a non-negative integer (0: no polish)', optional=True),
+    'policy.polish_states': Rule(lambda v: _is_int(v) and v >= 0,
+                                 'a non-negative integer (0: the whole pool)', optional=True),
+    'policy.polish_rounds': Rule(lambda v: _is_int(v) and v >= 1,
+                                 "a positive integer (best responses of the utility objective's "
+                                 'polish)', optional=True),
+    'run.log_every': integer(1),
+    'run.checkpoint_every': integer(1),
+    'run.validation_periods': integer(1),
+    'run.final_periods': integer(1),
+    'run.jit': boolean(),
+    'run.deterministic': boolean(),
+    'validation.seed': integer(0),
+    'validation.n_paths': integer(1),
+    'validation.periods': integer(1),
+    'validation.burn': integer(0),
+    'validation.n_states': integer(0),
+    'validation.n_grid': integer(0),
+    'validation.n_golden': integer(0),
+    'validation.original_procedure': boolean(),
+    'validation.euler_draws': integer(1, optional=True),
+    'validation.quadrature': integer(1, optional=True),
+}
+
+
+def _lookup(config, path: str):
+  """(found, value) of a dotted field."""
   node = config
   for part in path.split('.'):
-    if part not in node:
-      raise errors.ConfigError(f'{path} is missing from the config.')
+    if not hasattr(node, 'keys') or part not in node:
+      return False, None
     node = node[part]
-  return node
+  return True, node
 
 
 def _fail(path: str, allowed: str, value) -> None:
   raise errors.ConfigError(f'{path} must be {allowed}; got {value!r}.')
 
 
-def check(config) -> None:
-  """Raises ConfigError naming the first impossible field of a DeepHAM config."""
-  for path, allowed in (('mode', MODES), ('dtype', DTYPES), ('policy.objective', OBJECTIVES),
-                        ('init.policy', INIT_POLICIES)):
-    if _get(config, path) not in allowed:
-      _fail(path, f'one of {list(allowed)}', _get(config, path))
-  n = _get(config, 'economy.n_agents')
-  if not isinstance(n, int) or n < 2:
-    _fail('economy.n_agents', 'an integer >= 2 (DeepHAM needs a cross-section)', n)
-  for path in _POSITIVE_INTS:
-    v = _get(config, path)
-    if not isinstance(v, int) or isinstance(v, bool) or v < 1:
-      _fail(path, 'a positive integer', v)
-  for path in _POSITIVE_FLOATS:
-    v = _get(config, path)
-    if not isinstance(v, (int, float)) or not v > 0:
-      _fail(path, 'a positive number', v)
-  for path in _UNIT_INTERVAL:
-    v = _get(config, path)
-    if not 0 <= v < 1:
-      _fail(path, 'in [0, 1)', v)
-  for path in ('init.imitation_steps', 'init.t_burn'):
-    if not isinstance(_get(config, path), int) or _get(config, path) < 0:
-      _fail(path, 'a non-negative integer', _get(config, path))
-  loss = config.policy.get('euler_loss', 'square')  # a field of the investment config only
-  if loss not in policy_lib.EULER_LOSSES:
-    _fail('policy.euler_loss', f'one of {list(policy_lib.EULER_LOSSES)}', loss)
-  spread = config.init.get('imitation_spread', 0.0)
-  if not isinstance(spread, (int, float)) or (spread < 0 and spread != -1):
-    _fail('init.imitation_spread', "a non-negative number (0: no spread) or -1 (the economy's "
-          'choice)', spread)
-  net = config.network
-  for path in ('network.width', 'network.gm_width'):
-    widths = _get(config, path)
-    if len(widths) < 1 or any(not isinstance(w, int) or w < 1 for w in widths):
-      _fail(path, 'a non-empty tuple of positive integers, e.g. (24, 24)', widths)
-  value_widths = config.value.get('width', ())
-  if (not isinstance(value_widths, (tuple, list))
-      or any(not isinstance(w, int) or isinstance(w, bool) or w < 1 for w in value_widths)):
-    _fail('value.width', 'a tuple of positive integers, e.g. (48, 48), or () for network.width',
-          value_widths)
-  if net.activation not in networks._ACTIVATIONS:  # pylint: disable=protected-access
-    _fail('network.activation', f'one of {sorted(networks._ACTIVATIONS)}', net.activation)  # pylint: disable=protected-access
-  if net.n_fixed_moments not in range(5):
-    _fail('network.n_fixed_moments', '0 (none) to 4 (means of x, x^2, x^3, x^4)',
-          net.n_fixed_moments)
-  if not isinstance(net.n_generalized_moments, int) or net.n_generalized_moments < 0:
-    _fail('network.n_generalized_moments', 'a non-negative integer', net.n_generalized_moments)
+def check(config, economy=None) -> None:
+  """Raises ConfigError naming the first impossible field of a DeepHAM config.
+
+  With `economy` (the economy the config builds), also the rules that depend on what it offers.
+  """
+  for path, rule in FIELDS.items():
+    found, value = _lookup(config, path)
+    if not found:
+      if rule.optional:
+        continue
+      raise errors.ConfigError(f'{path} is missing from the config.')
+    if not rule.ok(value):
+      _fail(path, rule.allowed, value)
   v = config.value
   if v.window % v.every or v.window > v.horizon:
     _fail('value.window', f'a multiple of value.every ({v.every}) and at most value.horizon '
           f'({v.horizon})', v.window)
-  for path in ('value.final_every', 'value.final_epochs'):  # 0: as in the rounds
-    f = v.get(path.split('.')[1], 0)
-    if not isinstance(f, int) or isinstance(f, bool) or f < 0:
-      _fail(path, 'a non-negative integer (0: as in the rounds)', f)
   if v.get('final_every', 0) and v.window % v.final_every:
     _fail('value.final_every', f'a divisor of value.window ({v.window}), or 0', v.final_every)
-  lr_end = v.get('learning_rate_end', None)  # None: constant
-  if lr_end is not None and (not isinstance(lr_end, (int, float)) or not lr_end > 0):
-    _fail('value.learning_rate_end', 'a positive number, or None (constant rate)', lr_end)
-  for field in ('control_variate', 'tail'):
-    if not isinstance(v.get(field, False), bool):
-      _fail(f'value.{field}', 'True or False', v[field])
-  if not 0 <= v.valid_fraction < 0.5:
-    _fail('value.valid_fraction', 'in [0, 0.5)', v.valid_fraction)
   p = config.policy
-  for path in ('policy.polish_steps', 'policy.polish_states'):  # investment config only
-    f = p.get(path.split('.')[1], 0)
-    if not isinstance(f, int) or isinstance(f, bool) or f < 0:
-      _fail(path, 'a non-negative integer (0: off / the whole pool)', f)
-  f = p.get('polish_rounds', 1)
-  if not isinstance(f, int) or isinstance(f, bool) or f < 1:
-    _fail('policy.polish_rounds', 'a positive integer (best responses of the utility '
-          'objective\'s polish)', f)
   if p.pool_last % p.pool_every or p.pool_last > p.pool_periods:
     _fail('policy.pool_last', f'a multiple of policy.pool_every ({p.pool_every}) and at most '
           f'policy.pool_periods ({p.pool_periods})', p.pool_last)
-  if config.init.n_paths * (p.pool_last // p.pool_every) < p.batch_size:
-    _fail('policy.batch_size', 'at most the pool size init.n_paths * pool_last / pool_every',
-          p.batch_size)
+  pool = config.init.n_paths * (p.pool_last // p.pool_every)
+  if pool < p.batch_size:
+    _fail('policy.batch_size', f'at most the pool size init.n_paths * policy.pool_last / '
+          f'policy.pool_every ({pool})', p.batch_size)
+  if p.get('polish_steps', 0) and p.objective == 'utility' and not (
+      config.mode == 'game' and p.price_taking and p.fast_game):
+    _fail('policy.polish_steps', '0 here: the polish of the utility objective is a best '
+          'response of one price-taking agent, which needs mode=game with '
+          'policy.price_taking=True and policy.fast_game=True', p.polish_steps)
+  if config.init.policy == 'benchmark':
+    from deepham import conventional  # pylint: disable=g-import-not-at-top
+    if not os.path.isfile(conventional.resolve(config.init.benchmark)):
+      _fail('init.benchmark', "an existing solution file when init.policy='benchmark'",
+            config.init.benchmark)
+  if economy is not None:
+    _check_with_economy(config, economy)
+
+
+def _check_with_economy(config, economy) -> None:
+  continuous = bool(economy.n_agent_noise or economy.n_aggregate_noise)
+  name = type(economy).__name__
+  if config.value.get('control_variate', False) and continuous:
+    _fail('value.control_variate', f'False for {name}: the control variate needs the exact '
+          "expectation over next period's exogenous states, and this economy has continuous "
+          'shocks', True)
+  if config.policy.get('explore_share', 0.0) and economy.state_floor is None:
+    _fail('policy.explore_share', f'0 for {name}, which declares no state_floor to explore '
+          'from', config.policy.explore_share)
+  euler_validation = hasattr(economy, 'euler_residual')
+  if config.policy.objective == 'euler' and not euler_validation:
+    _fail('policy.objective', f"'utility' for {name}, which defines no Euler residual", 'euler')
+  c = config.validation
+  if euler_validation:
+    for path in ('validation.euler_draws', 'validation.quadrature'):
+      if not _lookup(config, path)[0]:
+        raise errors.ConfigError(f'{path} is missing from the config ({name} is validated by '
+                                 'Euler residuals).')
+    return
+  if c.periods < 2 or c.burn >= c.periods:
+    _fail('validation.periods', f'at least 2 and more than validation.burn ({c.burn})',
+          c.periods)
+  if not 1 <= c.n_states <= c.periods - c.burn:
+    _fail('validation.n_states', f'between 1 and validation.periods - validation.burn '
+          f'({c.periods - c.burn}): the periods whose states enter the Bellman errors',
+          c.n_states)
+  if c.n_grid < 3:
+    _fail('validation.n_grid', 'an integer >= 3 (the grid that brackets the maximum)',
+          c.n_grid)

@@ -146,11 +146,13 @@ class Simulator:
     return self._path(state, tf.convert_to_tensor(seed, tf.int64),
                       tf.constant(t0, tf.int64), tf.constant(n_periods, tf.int64), keep_states)
 
-  def snapshots(self, state: base.State, seed, n_periods: int, every: int, t0: int = 0):
+  def snapshots(self, state: base.State, seed, n_periods: int, every: int, t0: int = 0,
+                progress=None):
     """States at periods 0, every, 2 every, ... < n_periods, and the chunks' discounted sums.
 
     Returns (list of States at the start of each chunk, list of Chunk results). Periods are
     numbered from t0 for the shock seeds, so this continues any earlier simulation exactly.
+    `progress` (a progress.Progress over n_periods) is told after each chunk.
     """
     states, chunks = [], []
     for start in range(0, n_periods, every):
@@ -158,4 +160,6 @@ class Simulator:
       chunk = self.advance(state, seed, min(every, n_periods - start), t0 + start)
       chunks.append(chunk)
       state = chunk.state
+      if progress is not None:
+        progress.update(min(start + every, n_periods))
     return states, chunks

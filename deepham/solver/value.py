@@ -118,8 +118,8 @@ def martingale_correction(economy: base.Economy, value) -> Callable:
 
 
 def simulate_values(sim: simulate.Simulator, state: base.State, seed, t0: int, horizon: int,
-                    window: int, every: int,
-                    tail: Callable | None = None) -> tuple[ValueData, base.State]:
+                    window: int, every: int, tail: Callable | None = None,
+                    progress=None) -> tuple[ValueData, base.State]:
   """States every `every` periods of a `horizon`-period simulation and their window values.
 
   With `tail` (a value function, state -> [B, N]) each target also gets beta^window times the
@@ -128,10 +128,11 @@ def simulate_values(sim: simulate.Simulator, state: base.State, seed, t0: int, h
   Bellman error).
 
   Returns the data and the final state (the distribution moves on under the current policy).
+  `progress` is told the periods simulated.
   """
   if window % every or window > horizon:
     raise ValueError('value.window must be a multiple of value.every and at most value.horizon.')
-  states, chunks = sim.snapshots(state, seed, horizon, every, t0)
+  states, chunks = sim.snapshots(state, seed, horizon, every, t0, progress=progress)
   beta_every = sim.economy.beta ** every
   per_window = window // every
   starts = range(0, len(chunks) - per_window + 1)

@@ -1,0 +1,50 @@
+"""States beyond the simulated distribution, where a policy must be right too.
+
+A policy trained only on the states its own simulations visit is untested, and can be far off,
+where they do not go. For Krusell-Smith that is where the economics is: near the borrowing
+constraint, which a distribution simulated under a policy that over-saves never reaches, and
+above its range, which a policy that dissaves there never lets it reach. So chosen agents are
+moved to states drawn over the whole region [floor, floor + reach (x_max - floor)] of each
+endogenous state, x_max the largest value in the cross-sections at hand and the floor the
+economy's lower bound (a borrowing limit, `Economy.state_floor`):
+
+    x = floor + reach (x_max - floor) u^2,   u ~ U(0, 1),
+
+a density falling as one over the square root of the distance to the floor: with reach 2, a
+quarter of the draws within an eighth of x_max of the constraint, a quarter above 1.1 x_max.
+Training moves the optimising agent of a share of the policy batch's paths (`policy.
+explore_share`); validation evaluates every method on cross-sections widened the same way.
+"""
+
+import numpy as np
+import tensorflow as tf
+
+from deepham.economies import base
+
+
+def draw(u: tf.Tensor, floor: tf.Tensor, x_max: tf.Tensor, reach: float) -> tf.Tensor:
+  """States for uniforms u [..., n_x] over [floor, floor + reach (x_max - floor)]."""
+  return floor + reach * (x_max - floor) * tf.square(u)
+
+
+def widen_agents(state: base.State, floor, moved: tf.Tensor, u: tf.Tensor,
+                 reach: float) -> base.State:
+  """`state` with the agents where moved [B, N] is True put at explored states (uniforms
+  u [B, N, n_x]); x_max is the largest x in `state`, per dimension."""
+  x = state.x
+  floor = tf.constant(np.asarray(floor, dtype=np.float64), x.dtype)
+  x_max = tf.reduce_max(tf.reshape(x, [-1, x.shape[-1]]), axis=0)
+  x = tf.where(moved[..., None], draw(tf.cast(u, x.dtype), floor, x_max, reach), x)
+  return base.State(x, state.e, state.z)
+
+
+def explore_batch(state: base.State, floor, share: float, reach: float,
+                  seed: tf.Tensor) -> base.State:
+  """Agent 0 of each path of `state` moved to an explored state with probability `share`
+  (the agent a game's policy step optimises; in a planner's step one agent of N)."""
+  s = tf.random.experimental.stateless_split(seed, 2)
+  shape = tf.shape(state.e)
+  chosen = tf.random.stateless_uniform(shape[:1], s[0]) < share
+  moved = tf.concat([chosen[:, None], tf.zeros([shape[0], shape[1] - 1], tf.bool)], axis=1)
+  u = tf.random.stateless_uniform(tf.concat([shape, [state.x.shape[-1]]], 0), s[1])
+  return widen_agents(state, floor, moved, u, reach)

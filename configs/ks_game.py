@@ -82,6 +82,9 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
       adam_beta1=0.99,
       adam_beta2=0.99,
       valid_fraction=0.1,
+      # This share of all agents starts each value-data simulation at a state drawn as for
+      # policy.explore_share, so that the value is fitted in the tails too.
+      explore_share=0.0,
   ))
   config.policy = ml_collections.ConfigDict(dict(
       objective='utility',  # utility over the unroll plus terminal value (DeepHAM)

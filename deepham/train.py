@@ -294,8 +294,13 @@ class Solver:
     # The control variate and the tail need a fitted value: from the second fit on.
     sim = self.value_simulator if self.value_simulator is not None and r > 0 else self.simulator
     tail = self.value if vc.get('tail', False) and r > 0 else None
+    start = self.start_state(10**6 + r)
+    if vc.get('explore_share', 0.0):
+      start = explore.explore_agents(start, self.economy.state_floor, vc.explore_share,
+                                     self.config.policy.explore_reach,
+                                     self.seed(_EXPLORE, 2**31 + r))  # steps count from 0
     data, final_state = value_lib.simulate_values(
-        sim, self.start_state(10**6 + r), self.seed(_VALUE, r), 0, vc.horizon, vc.window, every,
+        sim, start, self.seed(_VALUE, r), 0, vc.horizon, vc.window, every,
         tail=tail, progress=progress_lib.Progress(f'value data ({label})', vc.horizon,
                                                   unit='periods'))
     _assign(self.distribution, final_state)

@@ -61,6 +61,7 @@ def default_workdir(config_path: str | None) -> str:
 _ADDED_FIELDS = (
     ('deepham', 'policy.explore_share', 0.0),
     ('deepham', 'policy.explore_reach', 2.0),
+    ('deepham', 'value.explore_share', 0.0),
 )
 
 

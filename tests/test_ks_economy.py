@@ -1,5 +1,7 @@
 """The Krusell-Smith economy: calibration, shocks, budget, prices (issue: foundation)."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -174,3 +176,36 @@ def test_impossible_solver_settings_name_the_field(field, kwargs):
 def test_unknown_economy_is_refused():
   with pytest.raises(errors.ConfigError, match='economy.name'):
     economies.make({'name': 'nonexistent'})
+
+
+def test_euler_error_respects_the_borrowing_constraint(ks_params):
+  """c_implied = min(cash, u'^-1(beta E[R' u'(c')])): an agent who would borrow if it could has
+  the error k'/c (the share of its cash it saves), one who would save has the plain error."""
+  econ = ks.KrusellSmith(dataclasses.replace(ks_params, n_agents=2))
+  state = simulate.as_state(base.State(np.array([[[0.0], [30.0]]]), np.array([[0, 1]]),
+                                       np.array([1])), tf.float64)
+  aggs = econ.aggregates(state)
+  action = tf.constant([[[0.8], [0.1]]], tf.float64)
+  cash = econ.cash(state, aggs).numpy()[0]
+  c = 0.8 * cash[0], 0.1 * cash[1]
+
+  def errors_with_next_consumption(c_next):
+    # One outcome, certain: next period's consumption c_next, whatever the state.
+    nxt_cash = econ.cash(state, aggs)
+    share = tf.constant(np.asarray(c_next)[None, :, None], tf.float64) / nxt_cash[..., None]
+    err, ok = econ.euler_errors(state, action, aggs, [(tf.ones([1, 2], tf.float64), state, aggs,
+                                                       share)])
+    return err.numpy()[0], ok.numpy()[0]
+
+  R = float(econ.gross_return(aggs, state.z).numpy()[0, 0])
+  # Next-period consumption so high that both would want to consume more than their cash.
+  err, ok = errors_with_next_consumption([1e3, 1e3])
+  np.testing.assert_allclose(err, [cash[0] / c[0] - 1, cash[1] / c[1] - 1], rtol=1e-12)
+  assert ok.all()
+  # Next-period consumption that makes the Euler equation hold exactly at c: no error.
+  exact = np.array(c) * econ.beta * R
+  err, _ = errors_with_next_consumption(exact)
+  np.testing.assert_allclose(err, 0.0, atol=1e-12)
+  # Above that, within the cash: the plain unit-free error |1 - c_implied / c|.
+  err, _ = errors_with_next_consumption(1.1 * exact)
+  np.testing.assert_allclose(err, 0.1, rtol=1e-9)

@@ -438,8 +438,24 @@ def test_exploration_moves_only_the_optimising_agent_within_the_region():
   assert abs(np.mean(k < 0.0625) - 0.25) < 0.04
 
 
-def test_exploration_needs_a_state_floor():
+def test_value_exploration_moves_a_share_of_all_agents():
+  from deepham.solver import explore  # pylint: disable=g-import-not-at-top
+  econ = ks.KrusellSmith(ks.KSParams(n_agents=10))
+  state = _random_cross_sections(econ, 2000, k_max=60.0)
+  out = explore.explore_agents(state, econ.state_floor, 0.1, 2.0, tf.constant([5, 6], tf.int64))
+  x0, x1 = state.x.numpy()[..., 0], out.x.numpy()[..., 0]
+  moved = x0 != x1
+  assert abs(moved.mean() - 0.1) < 0.01
+  assert abs(moved[:, 0].mean() - moved[:, 5].mean()) < 0.03  # no agent singled out
+  assert x1[moved].min() >= 0 and x1[moved].max() <= 2 * x0.max()
+  np.testing.assert_array_equal(state.e.numpy(), out.e.numpy())
+  np.testing.assert_array_equal(state.z.numpy(), out.z.numpy())
+
+
+@pytest.mark.parametrize('field', ['policy.explore_share', 'value.explore_share'])
+def test_exploration_needs_a_state_floor(field):
   config = bm_config.get_config()
-  config.policy.explore_share = 0.5
-  with pytest.raises(errors.ConfigError, match='policy.explore_share'):
+  section, key = field.split('.')
+  config[section][key] = 0.5
+  with pytest.raises(errors.ConfigError, match=field):
     main.check(config)

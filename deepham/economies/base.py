@@ -202,15 +202,18 @@ class ConsumptionSavings(Economy):
     """Unit-free Euler errors |1 - c_implied / c| [B, N] and a mask of unconstrained agents.
 
     outcomes: sequence of (prob [B, N], next_state, next_aggregates [B, n_agg],
-    next_action [B, N, n_actions]), one per next exogenous state; c_implied solves
-    u'(c_implied) = beta E[R' u'(c')].
+    next_action [B, N, n_actions]), one per next exogenous state; c_implied is the consumption
+    the Euler equation with the constraint implies, min(cash, c solving u'(c) = beta E[R' u'(c')]):
+    an agent who would borrow if it could should consume its cash, so near the constraint the
+    error is the share of cash it saves (k'/c) and not the larger gap to an unattainable c.
     """
     c = self.consumption(state, action, aggregates)
-    k_next = self.cash(state, aggregates) - c
+    cash = self.cash(state, aggregates)
+    k_next = cash - c
     emu = tf.zeros_like(c)
     for prob, nxt, aggs, act in outcomes:
       emu += prob * self.gross_return(aggs, nxt.z) * self.marginal_utility(
           self.consumption(nxt, act, aggs))
-    c_implied = self.inverse_marginal_utility(self.beta * emu)
+    c_implied = tf.minimum(self.inverse_marginal_utility(self.beta * emu), cash)
     unconstrained = k_next > 1e-6 * (1 + c)
     return tf.abs(1 - c_implied / c), unconstrained

@@ -108,6 +108,8 @@ FIELDS = {
     'value.adam_beta1': UNIT,
     'value.adam_beta2': UNIT,
     'value.valid_fraction': Rule(lambda v: _is_number(v) and 0 <= v < 0.5, 'in [0, 0.5)'),
+    'value.explore_share': Rule(lambda v: _is_number(v) and 0 <= v <= 1,
+                                'a share in [0, 1] (0: no exploration)', optional=True),
     'policy.objective': one_of(OBJECTIVES),
     'policy.t_unroll': integer(1),
     'policy.batch_size': integer(1),
@@ -216,9 +218,11 @@ def _check_with_economy(config, economy) -> None:
     _fail('value.control_variate', f'False for {name}: the control variate needs the exact '
           "expectation over next period's exogenous states, and this economy has continuous "
           'shocks', True)
-  if config.policy.get('explore_share', 0.0) and economy.state_floor is None:
-    _fail('policy.explore_share', f'0 for {name}, which declares no state_floor to explore '
-          'from', config.policy.explore_share)
+  for field in ('policy.explore_share', 'value.explore_share'):
+    section, key = field.split('.')
+    if config[section].get(key, 0.0) and economy.state_floor is None:
+      _fail(field, f'0 for {name}, which declares no state_floor to explore from',
+            config[section][key])
   euler_validation = hasattr(economy, 'euler_residual')
   if config.policy.objective == 'euler' and not euler_validation:
     _fail('policy.objective', f"'utility' for {name}, which defines no Euler residual", 'euler')

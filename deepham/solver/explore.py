@@ -13,7 +13,9 @@ economy's lower bound (a borrowing limit, `Economy.state_floor`):
 a density falling as one over the square root of the distance to the floor: with reach 2, a
 quarter of the draws within an eighth of x_max of the constraint, a quarter above 1.1 x_max.
 Training moves the optimising agent of a share of the policy batch's paths (`policy.
-explore_share`); validation evaluates every method on cross-sections widened the same way.
+explore_share`) and a share of all agents at the start of each value-data simulation
+(`value.explore_share`), both with `policy.explore_reach`; validation evaluates every method on
+probe agents over the same region.
 """
 
 import numpy as np
@@ -46,5 +48,19 @@ def explore_batch(state: base.State, floor, share: float, reach: float,
   shape = tf.shape(state.e)
   chosen = tf.random.stateless_uniform(shape[:1], s[0]) < share
   moved = tf.concat([chosen[:, None], tf.zeros([shape[0], shape[1] - 1], tf.bool)], axis=1)
-  u = tf.random.stateless_uniform(tf.concat([shape, [state.x.shape[-1]]], 0), s[1])
+  return _widen(state, floor, moved, reach, s[1])
+
+
+def explore_agents(state: base.State, floor, share: float, reach: float,
+                   seed: tf.Tensor) -> base.State:
+  """Every agent of `state` moved to an explored state with probability `share` (the start of
+  a value-data simulation: its targets then cover the tails, and the states after it are the
+  simulation's own)."""
+  s = tf.random.experimental.stateless_split(seed, 2)
+  moved = tf.random.stateless_uniform(tf.shape(state.e), s[0]) < share
+  return _widen(state, floor, moved, reach, s[1])
+
+
+def _widen(state, floor, moved, reach, seed):
+  u = tf.random.stateless_uniform(tf.concat([tf.shape(state.e), [state.x.shape[-1]]], 0), seed)
   return widen_agents(state, floor, moved, u, reach)

@@ -1,4 +1,8 @@
-"""Solve or validate an economy: python run.py --config=configs/NAME.py [--config.a.b=v ...]."""
+"""Solve or validate an economy: python run.py --config=configs/NAME.py [--config.a.b=v ...].
+
+python run.py --workdir=DIR [--action=validate] resumes (or validates) the run in DIR with the
+config it was started with (its config.json).
+"""
 
 import logging
 import os
@@ -29,11 +33,19 @@ def main(argv):
   # TensorFlow logs a line per checkpoint ("Sharding callback duration") through absl: drop it.
   logging.getLogger('absl').addFilter(
       lambda record: not record.pathname.endswith('functional_saver.py'))
-  workdir = _WORKDIR.value or workdir_lib.default_workdir(
-      config_flags.get_config_filename(flags.FLAGS['config']))
+  if _CONFIG.value is None:  # the run in --workdir, with its own config
+    if not _WORKDIR.value:
+      raise SystemExit('deepham: --config is required, unless --workdir names a run to resume '
+                       'or validate with its own config.')
+    workdir = _WORKDIR.value
+    config = lambda: workdir_lib.stored_config(workdir)  # pylint: disable=unnecessary-lambda-assignment
+  else:
+    workdir = _WORKDIR.value or workdir_lib.default_workdir(
+        config_flags.get_config_filename(flags.FLAGS['config']))
+    config = lambda: _CONFIG.value  # pylint: disable=unnecessary-lambda-assignment
   cli.run_guarded(
-      lambda: deepham_main.run(_CONFIG.value, workdir, _ACTION.value, _OVERWRITE.value), workdir)
+      lambda: deepham_main.run(config(), workdir, _ACTION.value, _OVERWRITE.value), workdir)
 
 
 if __name__ == '__main__':
-  cli.main(main)
+  cli.main(main, required=())

@@ -5,12 +5,12 @@ python run.py --config=configs/brock_mirman.py   (about a minute on a CPU)
 
 import ml_collections
 
+from configs import base
 from configs import common
-from configs import ks_game
 
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
-  config = ks_game.get_config()
+  config = base.get_config()
   config.mode = 'planner'  # agents do not interact: planner and game coincide
   config.dtype = 'float64'
   config.economy = ml_collections.ConfigDict(dict(

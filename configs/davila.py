@@ -10,6 +10,7 @@ Solver settings of the paper: N = 50, unroll 50, 800-period simulations, 20 roun
 
 import ml_collections
 
+from configs import base
 from configs import common
 from configs import ks_game
 from deepham.economies import davila
@@ -29,7 +30,7 @@ def davila_economy(n_agents: int = 50) -> ml_collections.ConfigDict:
 
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
-  config = ks_game.get_config()
+  config = base.get_config()
   config.economy = davila_economy()
   config.network.update(dict(n_fixed_moments=0, n_generalized_moments=1))
   # Every run starts from the market's stationary (Aiyagari) policy; see docs/davila.md for why

@@ -12,8 +12,8 @@ Variants (after the colon): 'identity' (phi = x), 'moments' (x, x^2, x^3, x^4), 
 
 import ml_collections
 
+from configs import base
 from configs import common
-from configs import ks_game
 
 VARIANTS = {
     'identity': dict(network=dict(n_fixed_moments=1, n_generalized_moments=0)),
@@ -33,7 +33,7 @@ VARIANTS = {
 
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
-  config = ks_game.get_config()
+  config = base.get_config()
   config.dtype = 'float64'  # policy errors of 1e-4 relative: float64 keeps rounding far below
   config.mode = 'game'  # firms are price takers
   config.economy = ml_collections.ConfigDict(dict(
@@ -81,10 +81,10 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.policy.polish_rounds = 3  # best responses (utility objective; Euler: one polish)
   config.run.update(dict(log_every=250, checkpoint_every=500, validation_periods=64,
                          final_periods=64))
-  config.validation = ml_collections.ConfigDict(dict(
+  config.validation.update(dict(
       n_paths=256,  # test trajectories from X0 ...
       periods=64,  # ... of this length (Kahou et al.)
       euler_draws=64,  # expectation: idiosyncratic draws (the exact policy scores 7.8e-8) ...
       quadrature=9,  # ... times Gauss-Hermite nodes of the aggregate shock
-      seed=1, burn=0, n_states=0, n_grid=0, n_golden=0, original_procedure=False))
+      burn=0, n_states=0, n_grid=0, n_golden=0, original_procedure=False))
   return common.apply_variants(config, arg, VARIANTS)

@@ -153,16 +153,18 @@ def validation_figures(solver, methods, paths, results, burn: int, directory: st
     save(fig, directory, 'generalized_moment')
 
 
-def euler_figures(arrays: dict, nu: float, directory: str) -> None:
-  """Euler residual bands and policies along the test trajectories (investment economy)."""
+def euler_figures(arrays: dict, action_name: str, title: str, directory: str) -> None:
+  """Euler residual bands and policies along the test trajectories (Euler-residual economies);
+  `title` names the parameters (e.g. 'nu = 1')."""
+  suffix = f' ({title})' if title else ''
   res = np.abs(arrays['residuals']).mean(axis=2)  # [T, paths]: mean |residual| over firms
   t = np.arange(res.shape[0])
   fig, ax = plt.subplots(figsize=(6, 3.5))
   ax.plot(t, res.mean(axis=1), label='mean over paths')
   ax.fill_between(t, np.percentile(res, 2.5, axis=1), np.percentile(res, 97.5, axis=1),
                   alpha=0.3, label='2.5-97.5 percentiles')
-  ax.set(xlabel='period', ylabel='mean |Euler residual| over firms', yscale='log',
-         title=f'Euler residuals along test paths (nu = {nu:g})')
+  ax.set(xlabel='period', ylabel='mean |Euler residual| over agents', yscale='log',
+         title=f'Euler residuals along test paths{suffix}')
   ax.legend()
   save(fig, directory, 'euler_residuals')
 
@@ -172,8 +174,8 @@ def euler_figures(arrays: dict, nu: float, directory: str) -> None:
     ax.plot(t, u[:, j], color=_colors(j), lw=1, label='learned' if j == 0 else None)
     if 'exact_policy' in arrays:
       ax.plot(t, arrays['exact_policy'].mean(axis=2)[:, j], color='k', ls=':', lw=1,
-              label='exact (LQ)' if j == 0 else None)
-  ax.set(xlabel='period', ylabel='investment u (mean over firms)',
-         title=f'policy along equilibrium paths (nu = {nu:g})')
+              label='reference' if j == 0 else None)
+  ax.set(xlabel='period', ylabel=f'{action_name} (mean over agents)',
+         title=f'policy along equilibrium paths{suffix}')
   ax.legend()
   save(fig, directory, 'policy_paths')

@@ -2,6 +2,7 @@
 
 import os
 import time
+from typing import Callable, NamedTuple
 
 from absl import logging
 import ml_collections
@@ -11,6 +12,18 @@ from deepham import errors
 from deepham import workdir as workdir_lib
 
 ACTIONS = ('solve', 'validate')
+
+
+class Program(NamedTuple):
+  check: Callable  # config -> None; raises ConfigError naming the first impossible field
+  run: Callable  # (config, workdir, action) -> summary dict
+
+
+def _check_krusell_smith(config) -> None:
+  from deepham.conventional import krusell_smith  # pylint: disable=g-import-not-at-top
+  from deepham.economies import ks  # pylint: disable=g-import-not-at-top
+  ks.KSParams.from_config(config.economy)
+  krusell_smith.KSMethodParams.from_config(config.ks_method)
 
 
 def _krusell_smith(config, workdir: str, action: str) -> dict:
@@ -33,6 +46,13 @@ def _krusell_smith(config, workdir: str, action: str) -> dict:
   return summary
 
 
+def _check_aiyagari(config) -> None:
+  from deepham.conventional import aiyagari  # pylint: disable=g-import-not-at-top
+  from deepham.economies import davila  # pylint: disable=g-import-not-at-top
+  davila.DavilaParams.from_config(config.economy)
+  aiyagari.AiyagariMethodParams.from_config(config.aiyagari)
+
+
 def _aiyagari(config, workdir: str, action: str) -> dict:
   """The stationary equilibrium of the Davila et al. market economy (aiyagari_solution.npz)."""
   from deepham.conventional import aiyagari  # pylint: disable=g-import-not-at-top
@@ -47,42 +67,39 @@ def _aiyagari(config, workdir: str, action: str) -> dict:
   return workdir_lib.update_summary(workdir, dict(method='aiyagari', **sol.summary()))
 
 
+def _check_deepham(config) -> None:
+  from deepham import economies  # pylint: disable=g-import-not-at-top
+  from deepham.solver import config_checks  # pylint: disable=g-import-not-at-top
+  config_checks.check(config)
+  config_checks.check(config, economies.make(config.economy))
+
+
 def _deepham(config, workdir: str, action: str) -> dict:
   """DeepHAM: train (resuming from the last checkpoint), then validate."""
   from deepham import train  # pylint: disable=g-import-not-at-top
   return train.run(config, workdir, action)
 
 
-# The programs run.py starts, by config.method.
-PROGRAMS = {'deepham': _deepham, 'krusell_smith': _krusell_smith, 'aiyagari': _aiyagari}
+# The programs run.py starts, by config.method: a new program is a function pair and a line here.
+PROGRAMS = {
+    'deepham': Program(_check_deepham, _deepham),
+    'krusell_smith': Program(_check_krusell_smith, _krusell_smith),
+    'aiyagari': Program(_check_aiyagari, _aiyagari),
+}
 METHODS = tuple(PROGRAMS)
 
 
 def check(config: ml_collections.ConfigDict) -> None:
   """Raises ConfigError, naming the field, for any impossible value of `config`."""
-  from deepham import economies  # pylint: disable=g-import-not-at-top
-  if config.method == 'krusell_smith':
-    from deepham.conventional import krusell_smith  # pylint: disable=g-import-not-at-top
-    from deepham.economies import ks  # pylint: disable=g-import-not-at-top
-    ks.KSParams.from_config(config.economy)
-    krusell_smith.KSMethodParams.from_config(config.ks_method)
-  elif config.method == 'aiyagari':
-    from deepham.conventional import aiyagari  # pylint: disable=g-import-not-at-top
-    from deepham.economies import davila  # pylint: disable=g-import-not-at-top
-    davila.DavilaParams.from_config(config.economy)
-    aiyagari.AiyagariMethodParams.from_config(config.aiyagari)
-  else:
-    from deepham.solver import config_checks  # pylint: disable=g-import-not-at-top
-    config_checks.check(config)
-    config_checks.check(config, economies.make(config.economy))
+  PROGRAMS[config.method].check(config)
 
 
 def run(config: ml_collections.ConfigDict, workdir: str, action: str = 'solve',
         overwrite: bool = False) -> dict:
   """Runs `config.method` in `workdir`; returns the summary it wrote to summary.json."""
-  if config.get('method') not in METHODS:
-    raise errors.ConfigError(f"method must be one of {list(METHODS)}; got "
-                             f"'{config.get('method')}'.")
+  method = config.method if 'method' in config else None
+  if method not in METHODS:
+    raise errors.ConfigError(f"method must be one of {list(METHODS)}; got '{method}'.")
   if action not in ACTIONS:
     raise errors.ConfigError(f'action must be one of {list(ACTIONS)}; got {action!r}.')
   check(config)  # before anything is written
@@ -96,7 +113,7 @@ def run(config: ml_collections.ConfigDict, workdir: str, action: str = 'solve',
     logging.info('deepham %s (%s) in %s; TensorFlow %s on %s', config.method, action, workdir,
                  tf.__version__, [d.name for d in tf.config.list_logical_devices()])
     start = time.time()
-    summary = PROGRAMS[config.method](config, workdir, action)
+    summary = PROGRAMS[config.method].run(config, workdir, action)
   logging.info('finished in %.1f s; summary in %s', time.time() - start,
                os.path.join(workdir, 'summary.json'))
   return summary

@@ -1,6 +1,5 @@
 """A trained DeepHAM solution loaded back from its workdir: `deepham.load(workdir)`."""
 
-import ml_collections
 import numpy as np
 import tensorflow as tf
 
@@ -48,10 +47,11 @@ class Solution:
 def load(workdir: str) -> Solution:
   """Loads the trained networks of the DeepHAM run in `workdir`."""
   from deepham import train  # pylint: disable=g-import-not-at-top
-  config = ml_collections.ConfigDict(workdir_lib.load_config(workdir))
-  if config.get('method') != 'deepham':
-    raise errors.WorkdirError(f"{workdir} holds a '{config.get('method')}' run; deepham.load "
-                              'reads DeepHAM runs.')
+  config = workdir_lib.stored_config(workdir)
+  method = config.method if 'method' in config else None
+  if method != 'deepham':
+    raise errors.WorkdirError(f"{workdir} holds a '{method}' run; deepham.load reads DeepHAM "
+                              'runs.')
   solver = train.Solver(config)
   if not solver.attach(workdir):
     raise errors.WorkdirError(f'{workdir} holds no checkpoint yet.')

@@ -86,16 +86,15 @@ class Solver:
     # config.json, are unchanged by it).
     self.policy = policy_lib.PolicyNetwork(
         econ, self.normalizer, net_kwargs, rng, dtype,
-        use_own=config.network.get('policy_own_state', True))
+        use_own=config.network.policy_own_state)
     # value.width: hidden layers of the value networks, () = those of the policy network (configs
     # and workdirs from before the field have neither).
-    value_widths = tuple(config.value.get('width', ())) or net_kwargs['widths']
+    value_widths = tuple(config.value.width) or net_kwargs['widths']
     self.value = value_lib.ValueEnsemble(econ, self.normalizer, config.value.n_nets,
                                          dict(net_kwargs, widths=value_widths), rng, dtype)
     pc = config.policy
     if pc.objective == 'euler':
-      self.objective = policy_lib.EulerObjective(econ, self.policy,
-                                                    pc.get('euler_loss', 'square'))
+      self.objective = policy_lib.EulerObjective(econ, self.policy, pc.euler_loss)
     else:
       self.objective = policy_lib.UtilityObjective(econ, self.policy, self.value, config.mode,
                                                    pc.price_taking, pc.t_unroll)
@@ -109,12 +108,12 @@ class Solver:
     self.fitter = value_lib.ValueFitter(self.value, config.value.learning_rate,
                                         config.value.batch_size, config.value.adam_beta1,
                                         config.value.adam_beta2, jit=config.run.jit,
-                                        learning_rate_end=config.value.get('learning_rate_end'))
+                                        learning_rate_end=config.value.learning_rate_end)
     self.simulator = simulate.Simulator(econ, self.policy, jit_compile=config.run.jit)
     # value.control_variate: value data simulated with the martingale correction of the last
     # fit's value (lower-variance targets with the same conditional mean; value.py).
     self.value_simulator = None
-    if config.value.get('control_variate', False):
+    if config.value.control_variate:
       self.value_simulator = simulate.Simulator(
           econ, self.policy, jit_compile=config.run.jit,
           utility_correction=value_lib.martingale_correction(econ, self.value))
@@ -141,7 +140,7 @@ class Solver:
     # or (the utility objective of a price-taking game) policy.polish_rounds best responses on
     # fixed samples; its record is checkpointed only where it is used, so that earlier
     # workdirs load unchanged.
-    self.polish_steps = pc.get('polish_steps', 0)
+    self.polish_steps = pc.polish_steps
     self.polish_record = tf.Variable([-1.0, float('nan'), float('nan')], dtype=tf.float64,
                                      trainable=False, name='polish_record')
     if self.polish_steps:
@@ -216,9 +215,9 @@ class Solver:
       state = chunks[-1].state
     else:
       sample = state
-    spread = cfg.get('imitation_spread', 0.0)
+    spread = cfg.imitation_spread
     if spread < 0:  # the economy's choice
-      spread = getattr(econ, 'imitation_spread', 0.0)
+      spread = econ.imitation_spread
     if spread:  # teach the initial rule on a wider set of states than the narrow starting one
       scale = tf.exp(spread * tf.random.stateless_normal(
           [int(sample.z.shape[0]), 1, 1], self.seed(_BURN, 2), dtype=sample.x.dtype))
@@ -249,8 +248,8 @@ class Solver:
     fresh pool with fresh shocks, each of at most policy.polish_steps iterations."""
     pc = self.config.policy
     euler = pc.objective == 'euler'
-    rounds = 1 if euler else pc.get('polish_rounds', 1)
-    n = pc.get('polish_states', 0) or self.pool_size
+    rounds = 1 if euler else pc.polish_rounds
+    n = pc.polish_states or self.pool_size
     outs = []
     for r in range(rounds):
       self.refresh_pool()
@@ -272,11 +271,12 @@ class Solver:
     self.polish_record.assign([sum(o['polish_iterations'] for o in outs),
                                outs[0]['polish_loss_start'], outs[-1]['polish_loss_end']])
 
-  def fresh_start(self, n: int) -> base.State:
-    """The economy's starting cross-section, draw n (draw 0 starts the burn-in)."""
+  def fresh_start(self, n: int, n_paths: int | None = None) -> base.State:
+    """The economy's starting cross-section, draw n (draw 0 starts the burn-in), of n_paths
+    paths (default init.n_paths)."""
     rng = np.random.default_rng([self.config.seed, n])
-    return simulate.as_state(self.economy.initial_state(self.config.init.n_paths, rng),
-                             self.dtype)
+    return simulate.as_state(
+        self.economy.initial_state(n_paths or self.config.init.n_paths, rng), self.dtype)
 
   def start_state(self, n: int) -> base.State:
     """Where training simulations start: the distribution, or (init.restart) a fresh draw."""
@@ -289,13 +289,13 @@ class Solver:
     vc = self.config.value
     every, epochs = vc.every, vc.epochs
     if final:
-      every, epochs = vc.get('final_every', 0) or every, vc.get('final_epochs', 0) or epochs
+      every, epochs = vc.final_every or every, vc.final_epochs or epochs
     r = int(self.value_round) + 1
     # The control variate and the tail need a fitted value: from the second fit on.
     sim = self.value_simulator if self.value_simulator is not None and r > 0 else self.simulator
-    tail = self.value if vc.get('tail', False) and r > 0 else None
+    tail = self.value if vc.tail and r > 0 else None
     start = self.start_state(10**6 + r)
-    if vc.get('explore_share', 0.0):
+    if vc.explore_share:
       start = explore.explore_agents(start, self.economy.state_floor, vc.explore_share,
                                      self.config.policy.explore_reach,
                                      self.seed(_EXPLORE, 2**31 + r))  # steps count from 0
@@ -353,7 +353,7 @@ class Solver:
     i = int(self.pool_cursor)
     self.pool_cursor.assign_add(b)
     batch = base.State(*[v[i:i + b] for v in self.pool])
-    share = pc.get('explore_share', 0.0)
+    share = pc.explore_share
     if share:
       batch = explore.explore_batch(batch, self.economy.state_floor, share, pc.explore_reach,
                                     self.seed(_EXPLORE, int(self.step)))

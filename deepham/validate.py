@@ -364,7 +364,7 @@ def methods_for(solver) -> list[Method]:
   except Exception as exc:  # pylint: disable=broad-except
     logging.info('no conventional benchmark in the validation (%s)', exc)
     return methods
-  methods.append(Method('ks', f'{bench.name} (same procedure)', bench.policy, bench,
+  methods.append(Method(bench.key, f'{bench.name} (same procedure)', bench.policy, bench,
                         bench.conditional_policy))
   return methods
 
@@ -408,9 +408,10 @@ def euler_residuals(economy, policy, states: base.State, n_draws: int, n_quadrat
 
 def run_euler(solver, workdir: str) -> dict:
   """Validation of economies with an Euler residual (the investment economy): residuals along
-  test trajectories from the initial condition, and the error against an exact policy."""
+  test trajectories from the initial condition, and the error against the economy's reference
+  policy where it has one."""
   cfg, econ = solver.config.validation, solver.economy
-  start = solver.fresh_start(10**9 + cfg.seed)
+  start = solver.fresh_start(10**9 + cfg.seed, n_paths=cfg.n_paths)
   n_paths = int(start.z.shape[0])
   path = simulate.Simulator(econ, solver.policy, jit_compile=False).path(
       start, tf.constant([cfg.seed, 7], tf.int64), cfg.periods, keep_states=True)
@@ -422,17 +423,18 @@ def run_euler(solver, workdir: str) -> dict:
   res = euler_residuals(econ, solver.policy, states, cfg.euler_draws, cfg.quadrature,
                         seed=cfg.seed).reshape(T, n_paths, -1)
   row = dict(method='DeepHAM (this run)', objective=solver.config.policy.objective,
-             nu=float(econ.params.nu), euler_mse_test=float(np.mean(res ** 2)),
+             **econ.headline({}), euler_mse_test=float(np.mean(res ** 2)),
              euler_abs_p50=float(np.percentile(np.abs(res), 50)),
              euler_abs_p99=float(np.percentile(np.abs(res), 99)))
   u = solver.policy(states).numpy()[..., 0].reshape(T, n_paths, -1)
   arrays = dict(residuals=res, policy=u, mean_x=path.aggregates.numpy()[..., 0])
-  if econ.params.nu == 1:
-    exact = econ.exact_policy(states).numpy()[..., 0].reshape(T, n_paths, -1)
+  reference = econ.reference_policy()
+  if reference is not None:
+    exact = reference(states).numpy()[..., 0].reshape(T, n_paths, -1)
     err = np.abs(u - exact)
-    # The same procedure applied to the exact policy: what the finite number of draws alone
-    # contributes to the test MSE (about 4.9e-6 / euler_draws at the default calibration).
-    floor = euler_residuals(econ, econ.exact_policy, states, cfg.euler_draws, cfg.quadrature,
+    # The same procedure applied to the reference policy: what the finite number of draws alone
+    # contributes to the test MSE (investment: about 4.9e-6 / euler_draws).
+    floor = euler_residuals(econ, reference, states, cfg.euler_draws, cfg.quadrature,
                             seed=cfg.seed)
     row.update(policy_abs_error=float(err.mean()), policy_rel_error=float(np.mean(
         err / np.abs(exact))), policy_abs_error_max=float(err.max()),
@@ -442,18 +444,25 @@ def run_euler(solver, workdir: str) -> dict:
   table = pd.DataFrame([row]).set_index('method')
   table.to_csv(os.path.join(workdir, 'validation.csv'))
   from deepham import figures  # pylint: disable=g-import-not-at-top
-  figures.euler_figures(arrays, econ.params.nu, os.path.join(workdir, 'figures'))
+  figures.euler_figures(arrays, econ.action_name, _title(econ.headline({})),
+                        os.path.join(workdir, 'figures'))
   with pd.option_context('display.width', 200, 'display.float_format', '{:.4g}'.format):
     logging.info('validation:\n%s', table.to_string())
-  keys = ('objective', 'nu', 'euler_mse_test', 'euler_abs_p50', 'euler_abs_p99',
+  keys = ('objective', *econ.headline({}), 'euler_mse_test', 'euler_abs_p50', 'euler_abs_p99',
           'policy_abs_error', 'policy_rel_error', 'euler_mse_test_exact_policy')
   return {k: row[k] for k in keys if k in row}
+
+
+def _title(headline: dict) -> str:
+  """'nu = 1' from {'nu': 1.0}: the economy's headline parameters, for figure titles."""
+  return ', '.join(f'{k} = {v:g}' if isinstance(v, float) else f'{k} = {v}'
+                   for k, v in headline.items())
 
 
 def run(solver, workdir: str) -> dict:
   """Validates a trained solver; writes validation.csv, paths.npz, figures/; returns summary keys."""
   cfg, econ = solver.config.validation, solver.economy
-  if hasattr(econ, 'euler_residual'):
+  if econ.has_euler_residual:
     return run_euler(solver, workdir)
   methods = methods_for(solver)
   dist = solver.distribution
@@ -504,8 +513,7 @@ def run(solver, workdir: str) -> dict:
   _log_table(table)
   out = _summary_keys(results, table, methods)
   out.update(tails)
-  if hasattr(econ, 'headline'):
-    out.update(econ.headline(out['statistics']['deepham']))
+  out.update(econ.headline(out['statistics']['deepham']))
   return out
 
 

@@ -57,8 +57,23 @@ def default_workdir(config_path: str | None) -> str:
 
 # Fields added to the configs since runs were first written, with the value every run before
 # them used: `upgrade` fills them into an older config.json, so that such a run still resumes,
-# validates and loads. (method, dotted field, value); one line per field added.
+# validates and loads. (method, dotted field, value); one line per field added. The oldest
+# format (tests/data/oldest_config.json) has none of them.
 _ADDED_FIELDS = (
+    ('deepham', 'network.policy_own_state', True),
+    ('deepham', 'init.imitation_spread', 0.0),
+    ('deepham', 'value.width', []),  # (): the policy's widths
+    ('deepham', 'value.control_variate', False),
+    ('deepham', 'value.tail', False),
+    ('deepham', 'value.final_every', 0),
+    ('deepham', 'value.final_epochs', 0),
+    ('deepham', 'value.learning_rate_end', None),  # a constant rate
+    ('deepham', 'policy.euler_loss', 'square'),
+    ('deepham', 'policy.polish_steps', 0),
+    ('deepham', 'policy.polish_states', 0),
+    ('deepham', 'policy.polish_rounds', 1),
+    ('deepham', 'validation.euler_draws', 64),
+    ('deepham', 'validation.quadrature', 9),
     ('deepham', 'policy.explore_share', 0.0),
     ('deepham', 'policy.explore_reach', 2.0),
     ('deepham', 'value.explore_share', 0.0),
@@ -294,6 +309,11 @@ def load_config(workdir: str) -> dict:
   except (OSError, ValueError) as exc:
     raise errors.WorkdirError(f'{path} is not a readable config ({exc}).') from exc
   return upgrade(config)
+
+
+def stored_config(workdir: str) -> ml_collections.ConfigDict:
+  """The config of the run in `workdir` (upgraded to the current format), as a ConfigDict."""
+  return ml_collections.ConfigDict(load_config(workdir))
 
 
 def check_same_run(workdir: str, config: ml_collections.ConfigDict) -> None:

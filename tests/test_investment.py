@@ -178,6 +178,11 @@ def test_polish_takes_a_rough_policy_to_the_exact_one(tmp_path):
   assert summary['polish_iterations'] == 10
   assert summary['polish_loss_end'] < summary['polish_loss_start']
   assert train.Solver(config).attach(str(tmp_path))
+  # Validation's test paths are validation.n_paths of them (not init.n_paths).
+  assert config.validation.n_paths != config.init.n_paths
+  with np.load(os.path.join(tmp_path, 'paths.npz')) as f:
+    assert f['residuals'].shape == (config.validation.periods, config.validation.n_paths,
+                                    config.economy.n_agents)
 
 
 def test_best_response_polish_moves_the_utility_policy_to_the_equilibrium(tmp_path):

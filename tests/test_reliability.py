@@ -172,8 +172,14 @@ def test_brock_mirman_initial_spread_is_checked():
 
 
 def test_every_field_of_the_shipped_configs_is_in_the_table():
-  """The table covers what the configs set (sections the solver reads), and they all pass."""
-  from configs import brock_mirman, davila, investment_lq  # pylint: disable=g-import-not-at-top
+  """configs/base.py declares exactly the table's fields; the configs set no others (in the
+  sections the solver reads), and they all pass."""
+  from configs import base, brock_mirman, davila, investment_lq  # pylint: disable=g-import-not-at-top
+  declared = base.get_config()
+  sections = [s for s in declared if hasattr(declared[s], 'keys')]
+  assert ({f'{s}.{f}' for s in sections for f in declared[s]}
+          | {s for s in declared if s not in sections and s != 'method'}
+          == set(config_checks.FIELDS) | {'economy.name'})  # a name economies.make checks
   for config in (ks_game.get_config(), ks_game.get_config('tiny'), brock_mirman.get_config(),
                  davila.get_config(), investment_lq.get_config(),
                  investment_lq.get_config('tiny')):
@@ -253,3 +259,45 @@ def test_a_truncated_checkpoint_falls_back_to_the_one_before(tiny_run, tmp_path)
 def test_validate_with_another_config_is_refused(tiny_run):
   with pytest.raises(errors.WorkdirError, match='economy.n_agents'):
     main.run(ks_game.get_config('tiny,n10'), tiny_run[0], 'validate')
+
+
+# --- older runs ----------------------------------------------------------------------------------
+OLDEST_CONFIG = os.path.join(conftest.REPO, 'tests', 'data', 'oldest_config.json')
+
+
+def test_the_oldest_config_format_upgrades_to_every_declared_field():
+  """A config.json from before the fields of workdir._ADDED_FIELDS existed gets each of them,
+  with the value such runs used, and then has exactly the fields of configs/base.py."""
+  import json  # pylint: disable=g-import-not-at-top
+  from configs import base  # pylint: disable=g-import-not-at-top
+  with open(OLDEST_CONFIG) as f:
+    oldest = json.load(f)
+  upgraded = workdir_lib.upgrade(oldest)
+  assert upgraded['value']['width'] == [] and upgraded['value']['control_variate'] is False
+  assert upgraded['network']['policy_own_state'] is True
+
+  def fields(d, prefix=''):
+    return {f'{prefix}{k}' for k, v in d.items() if not isinstance(v, dict)} | {
+        f for k, v in d.items() if isinstance(v, dict) and k != 'economy'
+        for f in fields(v, f'{prefix}{k}.')}
+  assert fields(upgraded) == fields(json.loads(base.get_config().to_json_best_effort()))
+  import ml_collections  # pylint: disable=g-import-not-at-top
+  config_checks.check(ml_collections.ConfigDict(upgraded))
+
+
+def test_a_run_of_the_oldest_format_resumes_validates_and_loads(tmp_path):
+  """python run.py --workdir=DIR (no --config) resumes a run with the config it was started
+  with; here one written in the oldest format, started before any checkpoint."""
+  import deepham  # pylint: disable=g-import-not-at-top
+  workdir = tmp_path / 'old_run'
+  workdir.mkdir()
+  shutil.copy(OLDEST_CONFIG, workdir / 'config.json')
+  out = _run_py(f'--workdir={workdir}')
+  assert out.returncode == 0, out.stderr[-3000:]
+  assert os.path.isfile(workdir / 'summary.json')
+  out = _run_py(f'--workdir={workdir}', '--action=validate', '--config.validation.n_paths=2')
+  assert out.returncode == 1 and 'deepham: ' in out.stderr.strip().splitlines()[-1]
+  out = _run_py(f'--workdir={workdir}', '--action=validate')
+  assert out.returncode == 0, out.stderr[-3000:]
+  solution = deepham.load(str(workdir))
+  assert solution.config.value.width == []  # as the run was solved: the policy's widths

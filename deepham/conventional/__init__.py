@@ -15,6 +15,30 @@ def resolve(path: str) -> str:
   return candidate if os.path.exists(candidate) else path
 
 
+def _ks(economy, path):
+  from deepham.conventional import ks_solution  # pylint: disable=g-import-not-at-top
+  return ks_solution.Benchmark(ks_solution.KSSolution.load(path), economy)
+
+
+def _aiyagari(economy, path):
+  from deepham.conventional import aiyagari  # pylint: disable=g-import-not-at-top
+  return aiyagari.Benchmark(aiyagari.AiyagariSolution.load(path), economy)
+
+
+def _without_aggregate_shocks(economy) -> bool:
+  return not economy.params.aggregate_shocks
+
+
+# economy name (economies.REGISTRY) -> (loader(economy, path) -> Benchmark, serves(economy):
+# whether the benchmark solves that economy, rather than only giving it a starting rule).
+# A Benchmark has .key (its summary.json key), .name, .policy, .conditional_policy, .raw and
+# .evaluate (the value, as validation reads it).
+REGISTRY = {
+    'ks': (_ks, lambda economy: True),
+    'davila': (_aiyagari, _without_aggregate_shocks),  # the stationary equilibrium
+}
+
+
 def load_benchmark(economy, path: str, initial_rule: bool = False):
   """The conventional solution of `economy` stored at `path` (an object with .policy, .value).
 
@@ -22,13 +46,11 @@ def load_benchmark(economy, path: str, initial_rule: bool = False):
   the solver's starting rule: the stationary (Aiyagari) solution starts the Davila economy with
   aggregate shocks.
   """
-  from deepham.economies import ks  # pylint: disable=g-import-not-at-top
-  if isinstance(economy, ks.KrusellSmith):
-    from deepham.conventional import ks_solution  # pylint: disable=g-import-not-at-top
-    return ks_solution.Benchmark(ks_solution.KSSolution.load(resolve(path)), economy)
-  from deepham.economies import davila  # pylint: disable=g-import-not-at-top
-  if isinstance(economy, davila.Davila) and (initial_rule or not economy.params.aggregate_shocks):
-    from deepham.conventional import aiyagari  # pylint: disable=g-import-not-at-top
-    return aiyagari.Benchmark(aiyagari.AiyagariSolution.load(resolve(path)), economy)
+  from deepham import economies  # pylint: disable=g-import-not-at-top
+  name = economies.name_of(economy)
+  if name in REGISTRY:
+    load, serves = REGISTRY[name]
+    if initial_rule or serves(economy):
+      return load(economy, resolve(path))
   raise errors.ConfigError(f'no conventional benchmark is available for economy '
                            f'{type(economy).__name__}; use init.policy=\'economy\'.')

@@ -200,6 +200,7 @@ def solve(econ_params: davila.DavilaParams, method: AiyagariMethodParams) -> Aiy
 
 class Benchmark:
   """An Aiyagari solution used in the N-agent Davila economy (prices from that economy's K)."""
+  key = 'aiyagari'  # summary.json key
   name = 'Aiyagari (stationary)'
 
   def __init__(self, solution: AiyagariSolution, economy: davila.Davila):

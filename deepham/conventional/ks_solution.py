@@ -143,6 +143,7 @@ class KSSolution:
 
 class Benchmark:
   """A KS solution bound to an N-agent economy: the interface validation and warm starts use."""
+  key = 'ks'  # summary.json key
   name = 'KS method'
 
   def __init__(self, solution: KSSolution, economy: ks.KrusellSmith):

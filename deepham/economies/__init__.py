@@ -16,9 +16,24 @@ REGISTRY = {
 }
 
 
+def register(name: str, economy_class: type, params_class: type) -> None:
+  """Adds an economy under `name` (config.economy.name): its Economy subclass and its parameter
+  class, whose from_config(section) builds the parameters from the config's economy section."""
+  if not (isinstance(economy_class, type) and issubclass(economy_class, Economy)):
+    raise TypeError(f'{economy_class!r} is not a subclass of deepham.economies.base.Economy.')
+  if not callable(getattr(params_class, 'from_config', None)):
+    raise TypeError(f'{params_class!r} has no from_config(section) classmethod.')
+  REGISTRY[name] = (economy_class, params_class)
+
+
+def name_of(economy: Economy) -> str | None:
+  """The registered name of an economy object's class (None if it is not registered)."""
+  return next((name for name, (cls, _) in REGISTRY.items() if type(economy) is cls), None)
+
+
 def make(cfg) -> Economy:
   """Builds the economy a config section describes; unknown names and bad values fail here."""
-  name = cfg.get('name')
+  name = cfg.name if 'name' in cfg else None
   if name not in REGISTRY:
     raise errors.ConfigError(f"economy.name must be one of {sorted(REGISTRY)}; got '{name}'.")
   cls, params_cls = REGISTRY[name]

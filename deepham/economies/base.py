@@ -156,6 +156,41 @@ class Economy(abc.ABC):
     """
     return state.x
 
+  # --- optional capabilities ---------------------------------------------------------------------
+  # What an economy may offer beyond the equations above. The defaults say "not offered"; the
+  # solver, validation and reports ask these, never the economy's class or parameters.
+  # Std of a per-path log scale applied to the states the first policy imitates, when the
+  # config asks for the economy's choice (init.imitation_spread = -1).
+  imitation_spread: float = 0.0
+
+  @property
+  def has_euler_residual(self) -> bool:
+    """Whether `euler_residual` and `aggregate_quadrature` are defined: the economy can be
+    trained with policy.objective='euler' and is validated by Euler residuals."""
+    return type(self).euler_residual is not Economy.euler_residual
+
+  def euler_residual(self, state: State, action: tf.Tensor, outcomes) -> tf.Tensor:
+    """[B, N] Euler-equation residual of `action` at `state`; outcomes: a sequence of
+    (weight, next_state, next_aggregates, next_action) over the expectation's nodes."""
+    raise NotImplementedError(f'{type(self).__name__} defines no Euler residual.')
+
+  def aggregate_quadrature(self, n: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Nodes [Q, n_aggregate_noise] and weights [Q] of the expectation over the aggregate
+    innovation (Euler-residual economies)."""
+    raise NotImplementedError(f'{type(self).__name__} defines no aggregate quadrature.')
+
+  def reference_policy(self):
+    """A known policy (state -> action [B, N, n_actions]) that validation measures the learned
+    one against, or None. The investment economy's exact LQ policy, for instance."""
+    return None
+
+  def headline(self, statistics: dict) -> dict:
+    """Extra summary.json keys of this economy, e.g. a paper's table entries, from the DeepHAM
+    run's validation statistics (`path_statistics`; {} where validation computes none, as for
+    Euler-residual economies); {} by default."""
+    del statistics
+    return {}
+
   # --- reporting ---------------------------------------------------------------------------------
   def statistics(self, state: State) -> dict[str, tf.Tensor]:
     """Per-path aggregate statistics [B] named by `aggregate_names` (KS: {'K': mean k})."""

@@ -162,6 +162,14 @@ class LucasPrescott(base.Economy):
       rhs += weight * (self.price(aggs) + p.gamma * (1 - p.delta) * act[..., 0])
     return p.gamma * action[..., 0] - p.beta * rhs
 
+  def reference_policy(self):
+    """The exact LQ policy where it is known (nu = 1)."""
+    return self.exact_policy if self.params.nu == 1 else None
+
+  def headline(self, statistics: dict) -> dict:
+    del statistics
+    return dict(nu=float(self.params.nu))
+
   def exact_policy(self, state) -> tf.Tensor:
     """u = H0 + H1 mean(X) [B, N, 1] (nu = 1 only)."""
     if self.params.nu != 1:

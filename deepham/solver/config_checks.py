@@ -2,8 +2,8 @@
 
 `FIELDS` is the table of every field the solver, validation and reports read, with the values
 each may take; `check` applies it, then the rules that tie fields together and the ones that
-depend on what the economy offers (continuous shocks, an Euler residual). Fields marked
-optional are read only by some configs (the investment economy's, say) and checked when present.
+depend on what the economy offers (continuous shocks, an Euler residual). configs/base.py
+declares every one of these fields with its default; a field missing from a config is an error.
 """
 
 import dataclasses
@@ -24,7 +24,6 @@ DTYPES = ('float32', 'float64')
 class Rule:
   ok: Callable[[Any], bool]
   allowed: str  # completes "<field> must be ..."
-  optional: bool = False  # the field exists only in some configs
 
 
 def _is_int(v) -> bool:
@@ -35,31 +34,31 @@ def _is_number(v) -> bool:
   return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
-def integer(low: int, optional: bool = False) -> Rule:
+def integer(low: int) -> Rule:
   allowed = {0: 'a non-negative integer', 1: 'a positive integer'}.get(low,
                                                                     f'an integer >= {low}')
-  return Rule(lambda v: _is_int(v) and v >= low, allowed, optional)
+  return Rule(lambda v: _is_int(v) and v >= low, allowed)
 
 
-def positive(optional: bool = False) -> Rule:
-  return Rule(lambda v: _is_number(v) and v > 0, 'a positive number', optional)
+def positive() -> Rule:
+  return Rule(lambda v: _is_number(v) and v > 0, 'a positive number')
 
 
-def one_of(values, optional: bool = False) -> Rule:
-  return Rule(lambda v: v in values, f'one of {list(values)}', optional)
+def one_of(values) -> Rule:
+  return Rule(lambda v: v in values, f'one of {list(values)}')
 
 
-def boolean(optional: bool = False) -> Rule:
-  return Rule(lambda v: isinstance(v, bool), 'True or False', optional)
+def boolean() -> Rule:
+  return Rule(lambda v: isinstance(v, bool), 'True or False')
 
 
-def widths(allow_empty: bool = False, optional: bool = False) -> Rule:
+def widths(allow_empty: bool = False) -> Rule:
   def ok(v):
     return (isinstance(v, (tuple, list)) and (allow_empty or len(v) > 0)
             and all(_is_int(w) and w >= 1 for w in v))
   allowed = ('a tuple of positive integers (hidden layer widths), e.g. (24, 24)'
              + (', or () for network.width' if allow_empty else ''))
-  return Rule(ok, allowed, optional)
+  return Rule(ok, allowed)
 
 
 UNIT = Rule(lambda v: _is_number(v) and 0 <= v < 1, 'a number in [0, 1)')
@@ -77,7 +76,7 @@ FIELDS = {
     'network.n_generalized_moments': integer(0),
     'network.gm_grid': Rule(lambda v: _is_int(v) and (v == 0 or v >= 2),
                             '0 (the basis evaluated exactly) or a number of grid points >= 2'),
-    'network.policy_own_state': boolean(optional=True),
+    'network.policy_own_state': boolean(),
     'init.policy': one_of(INIT_POLICIES),
     'init.benchmark': Rule(lambda v: isinstance(v, str), 'a path (a string)'),
     'init.n_paths': integer(1),
@@ -88,28 +87,28 @@ FIELDS = {
     'init.imitation_learning_rate': positive(),
     'init.imitation_spread': Rule(lambda v: _is_number(v) and (v >= 0 or v == -1),
                                   "a non-negative number (0: no spread) or -1 (the economy's "
-                                  'choice)', optional=True),
+                                  'choice)'),
     'value.n_nets': integer(1),
-    'value.width': widths(allow_empty=True, optional=True),
-    'value.control_variate': boolean(optional=True),
-    'value.tail': boolean(optional=True),
+    'value.width': widths(allow_empty=True),
+    'value.control_variate': boolean(),
+    'value.tail': boolean(),
     'value.horizon': integer(1),
     'value.window': integer(1),
     'value.every': integer(1),
     'value.final_every': Rule(lambda v: _is_int(v) and v >= 0,
-                              'a non-negative integer (0: as in the rounds)', optional=True),
+                              'a non-negative integer (0: as in the rounds)'),
     'value.final_epochs': Rule(lambda v: _is_int(v) and v >= 0,
-                               'a non-negative integer (0: as in the rounds)', optional=True),
+                               'a non-negative integer (0: as in the rounds)'),
     'value.epochs': integer(1),
     'value.batch_size': integer(1),
     'value.learning_rate': positive(),
     'value.learning_rate_end': Rule(lambda v: v is None or (_is_number(v) and v > 0),
-                                    'a positive number, or None (constant rate)', optional=True),
+                                    'a positive number, or None (constant rate)'),
     'value.adam_beta1': UNIT,
     'value.adam_beta2': UNIT,
     'value.valid_fraction': Rule(lambda v: _is_number(v) and 0 <= v < 0.5, 'in [0, 0.5)'),
     'value.explore_share': Rule(lambda v: _is_number(v) and 0 <= v <= 1,
-                                'a share in [0, 1] (0: no exploration)', optional=True),
+                                'a share in [0, 1] (0: no exploration)'),
     'policy.objective': one_of(OBJECTIVES),
     'policy.t_unroll': integer(1),
     'policy.batch_size': integer(1),
@@ -125,18 +124,18 @@ FIELDS = {
     'policy.pool_last': integer(1),
     'policy.pool_every': integer(1),
     'policy.explore_share': Rule(lambda v: _is_number(v) and 0 <= v <= 1,
-                                 'a share in [0, 1] (0: no exploration)', optional=True),
+                                 'a share in [0, 1] (0: no exploration)'),
     'policy.explore_reach': Rule(lambda v: _is_number(v) and v >= 1,
                                  'a number >= 1 (explored states reach this multiple of the '
-                                 'largest simulated state)', optional=True),
-    'policy.euler_loss': one_of(policy_lib.EULER_LOSSES, optional=True),
+                                 'largest simulated state)'),
+    'policy.euler_loss': one_of(policy_lib.EULER_LOSSES),
     'policy.polish_steps': Rule(lambda v: _is_int(v) and v >= 0,
-                                'a non-negative integer (0: no polish)', optional=True),
+                                'a non-negative integer (0: no polish)'),
     'policy.polish_states': Rule(lambda v: _is_int(v) and v >= 0,
-                                 'a non-negative integer (0: the whole pool)', optional=True),
+                                 'a non-negative integer (0: the whole pool)'),
     'policy.polish_rounds': Rule(lambda v: _is_int(v) and v >= 1,
                                  "a positive integer (best responses of the utility objective's "
-                                 'polish)', optional=True),
+                                 'polish)'),
     'run.log_every': integer(1),
     'run.checkpoint_every': integer(1),
     'run.validation_periods': integer(1),
@@ -151,8 +150,8 @@ FIELDS = {
     'validation.n_grid': integer(0),
     'validation.n_golden': integer(0),
     'validation.original_procedure': boolean(),
-    'validation.euler_draws': integer(1, optional=True),
-    'validation.quadrature': integer(1, optional=True),
+    'validation.euler_draws': integer(1),
+    'validation.quadrature': integer(1),
 }
 
 
@@ -178,8 +177,6 @@ def check(config, economy=None) -> None:
   for path, rule in FIELDS.items():
     found, value = _lookup(config, path)
     if not found:
-      if rule.optional:
-        continue
       raise errors.ConfigError(f'{path} is missing from the config.')
     if not rule.ok(value):
       _fail(path, rule.allowed, value)
@@ -187,7 +184,7 @@ def check(config, economy=None) -> None:
   if v.window % v.every or v.window > v.horizon:
     _fail('value.window', f'a multiple of value.every ({v.every}) and at most value.horizon '
           f'({v.horizon})', v.window)
-  if v.get('final_every', 0) and v.window % v.final_every:
+  if v.final_every and v.window % v.final_every:
     _fail('value.final_every', f'a divisor of value.window ({v.window}), or 0', v.final_every)
   p = config.policy
   if p.pool_last % p.pool_every or p.pool_last > p.pool_periods:
@@ -197,7 +194,7 @@ def check(config, economy=None) -> None:
   if pool < p.batch_size:
     _fail('policy.batch_size', f'at most the pool size init.n_paths * policy.pool_last / '
           f'policy.pool_every ({pool})', p.batch_size)
-  if p.get('polish_steps', 0) and p.objective == 'utility' and not (
+  if p.polish_steps and p.objective == 'utility' and not (
       config.mode == 'game' and p.price_taking and p.fast_game):
     _fail('policy.polish_steps', '0 here: the polish of the utility objective is a best '
           'response of one price-taking agent, which needs mode=game with '
@@ -214,24 +211,20 @@ def check(config, economy=None) -> None:
 def _check_with_economy(config, economy) -> None:
   continuous = bool(economy.n_agent_noise or economy.n_aggregate_noise)
   name = type(economy).__name__
-  if config.value.get('control_variate', False) and continuous:
+  if config.value.control_variate and continuous:
     _fail('value.control_variate', f'False for {name}: the control variate needs the exact '
           "expectation over next period's exogenous states, and this economy has continuous "
           'shocks', True)
   for field in ('policy.explore_share', 'value.explore_share'):
     section, key = field.split('.')
-    if config[section].get(key, 0.0) and economy.state_floor is None:
+    if config[section][key] and economy.state_floor is None:
       _fail(field, f'0 for {name}, which declares no state_floor to explore from',
             config[section][key])
-  euler_validation = hasattr(economy, 'euler_residual')
+  euler_validation = economy.has_euler_residual
   if config.policy.objective == 'euler' and not euler_validation:
     _fail('policy.objective', f"'utility' for {name}, which defines no Euler residual", 'euler')
   c = config.validation
   if euler_validation:
-    for path in ('validation.euler_draws', 'validation.quadrature'):
-      if not _lookup(config, path)[0]:
-        raise errors.ConfigError(f'{path} is missing from the config ({name} is validated by '
-                                 'Euler residuals).')
     return
   if c.periods < 2 or c.burn >= c.periods:
     _fail('validation.periods', f'at least 2 and more than validation.burn ({c.burn})',

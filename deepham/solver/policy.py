@@ -181,7 +181,7 @@ class EulerObjective:
   separable = False
 
   def __init__(self, economy: base.Economy, policy: PolicyNetwork, loss: str = 'square'):
-    if not hasattr(economy, 'euler_residual'):
+    if not economy.has_euler_residual:
       raise ValueError(f'{type(economy).__name__} defines no Euler residual; use '
                        "policy.objective='utility'.")
     if loss not in EULER_LOSSES:

@@ -48,6 +48,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
       n_generalized_moments=1,  # J: outputs of the learned basis Q, averaged over agents
       gm_width=(12, 12),  # hidden layers of the basis network Q
       gm_grid=2048,  # > 0: Q on this many grid points, interpolated (1-D inputs); 0: exact
+      floor_features=False,  # also log(1 + x - floor) of own states as inputs (networks.py)
   ))
   config.init = ml_collections.ConfigDict(dict(
       policy='economy',  # 'economy' (its steady-state consumption share) | 'benchmark' (KS method)

@@ -28,6 +28,7 @@ def get_config() -> ml_collections.ConfigDict:
       gm_width=(12, 12),  # hidden layers of the basis network Q
       gm_grid=2048,  # > 0: Q on this many grid points, interpolated (1-D inputs); 0: exact
       policy_own_state=True,  # False: the policy sees the cross-section only, not own state
+      floor_features=False,  # also log(1 + x - floor) of own states as inputs (networks.py)
   ))
   config.init = ml_collections.ConfigDict(dict(
       policy='economy',  # 'economy' (the economy's initial rule) | 'benchmark' (a solution file)

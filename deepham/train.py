@@ -80,7 +80,8 @@ class Solver:
     self.dtype = tf.as_dtype(config.dtype)
     econ, dtype = self.economy, self.dtype
     rng = np.random.default_rng(config.seed)
-    self.normalizer = networks.Normalizer(econ, dtype, name='normalizer')
+    self.normalizer = networks.Normalizer(econ, dtype, name='normalizer',
+                                          floor_features=config.network.floor_features)
     net_kwargs = _net_kwargs(config.network)
     # Only the investment config has the field (the other configs, and so their workdirs'
     # config.json, are unchanged by it).

@@ -77,6 +77,7 @@ _ADDED_FIELDS = (
     ('deepham', 'policy.explore_share', 0.0),
     ('deepham', 'policy.explore_reach', 2.0),
     ('deepham', 'value.explore_share', 0.0),
+    ('deepham', 'network.floor_features', False),
 )
 
 

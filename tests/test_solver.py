@@ -459,3 +459,22 @@ def test_exploration_needs_a_state_floor(field):
   config[section][key] = 0.5
   with pytest.raises(errors.ConfigError, match=field):
     main.check(config)
+
+
+def test_floor_features_add_log_distance_to_the_constraint_and_survive_restandardising():
+  econ = ks.KrusellSmith(ks.KSParams(n_agents=10))
+  state = _random_cross_sections(econ, 64, k_max=60.0)
+  norm = networks.Normalizer(econ, tf.float32, floor_features=True)
+  raw = norm.own_features(state).numpy()
+  assert norm.n_own == 3
+  np.testing.assert_allclose(raw[..., 2], np.log1p(state.x.numpy()[..., 0]), rtol=1e-6)
+  norm.fit(state)
+  policy = policy_lib.PolicyNetwork(econ, norm, dict(widths=(8, 8), act='tanh', n_fixed=0,
+                                                     n_generalized=1, gm_widths=(4,)),
+                                    np.random.default_rng(0), tf.float32)
+  before = policy(state).numpy()
+  norm.fit(_random_cross_sections(econ, 64, seed=3, k_max=20.0), [policy.net])
+  np.testing.assert_allclose(policy(state).numpy(), before, rtol=2e-4, atol=1e-6)
+  with pytest.raises(ValueError, match='state_floor'):
+    networks.Normalizer(brock_mirman.BrockMirman(brock_mirman.BMParams()), tf.float32,
+                       floor_features=True)

@@ -77,6 +77,7 @@ FIELDS = {
     'network.gm_grid': Rule(lambda v: _is_int(v) and (v == 0 or v >= 2),
                             '0 (the basis evaluated exactly) or a number of grid points >= 2'),
     'network.policy_own_state': boolean(),
+    'network.floor_features': boolean(),
     'init.policy': one_of(INIT_POLICIES),
     'init.benchmark': Rule(lambda v: isinstance(v, str), 'a path (a string)'),
     'init.n_paths': integer(1),
@@ -215,10 +216,10 @@ def _check_with_economy(config, economy) -> None:
     _fail('value.control_variate', f'False for {name}: the control variate needs the exact '
           "expectation over next period's exogenous states, and this economy has continuous "
           'shocks', True)
-  for field in ('policy.explore_share', 'value.explore_share'):
+  for field in ('policy.explore_share', 'value.explore_share', 'network.floor_features'):
     section, key = field.split('.')
     if config[section][key] and economy.state_floor is None:
-      _fail(field, f'0 for {name}, which declares no state_floor to explore from',
+      _fail(field, f'off (0 or False) for {name}, which declares no state_floor',
             config[section][key])
   euler_validation = economy.has_euler_residual
   if config.policy.objective == 'euler' and not euler_validation:

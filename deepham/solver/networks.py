@@ -196,14 +196,25 @@ class SymmetricNet(tf.Module):
 
 
 class Normalizer(tf.Module):
-  """Standardises network inputs with means and standard deviations fitted on simulated states."""
+  """Standardises network inputs with means and standard deviations fitted on simulated states.
 
-  def __init__(self, economy: base.Economy, dtype, name=None):
+  With `floor_features`, each agent's own inputs also include log(1 + x - floor) for its
+  endogenous states (economies with a `state_floor`): near a borrowing limit, where policies
+  bend most, this input stretches the few units of x that a standardised x alone compresses
+  into a small fraction of its range, so that the network can bend there without moving its
+  fit in the bulk of the distribution.
+  """
+
+  def __init__(self, economy: base.Economy, dtype, name=None, floor_features: bool = False):
     super().__init__(name=name)
     self.economy = economy
+    if floor_features and economy.state_floor is None:
+      raise ValueError('floor features need an economy with a state_floor.')
+    self.floor = (tf.constant(np.asarray(economy.state_floor, np.float64), dtype)
+                  if floor_features else None)
     probe = base.State(x=tf.zeros([1, 2, economy.n_x], dtype), e=tf.zeros([1, 2], tf.int32),
                        z=tf.zeros([1], tf.int32))
-    self.n_own = int(economy.agent_features(probe).shape[-1])
+    self.n_own = int(self.own_features(probe).shape[-1])
     self.n_exo = int(economy.exogenous_features(probe).shape[-1])
     self.n_dist = int(economy.distribution_inputs(probe).shape[-1])
     stat = lambda n, v, nm: tf.Variable(np.full(n, v), dtype=dtype, trainable=False, name=nm)
@@ -214,7 +225,7 @@ class Normalizer(tf.Module):
 
   def _pairs(self):
     e = self.economy
-    return (((self.own_mean, self.own_std), e.agent_features),
+    return (((self.own_mean, self.own_std), self.own_features),
             ((self.exo_mean, self.exo_std), e.exogenous_features),
             ((self.dist_mean, self.dist_std), e.distribution_inputs))
 
@@ -236,8 +247,16 @@ class Normalizer(tf.Module):
     for net in nets:
       net.reparametrize(*changes)
 
+  def own_features(self, state: base.State) -> tf.Tensor:
+    """[B, N, n_own]: the economy's agent features (and, with floor features, log(1 + x - floor))."""
+    features = self.economy.agent_features(state)
+    if self.floor is None:
+      return features
+    gap = tf.nn.relu(state.x - tf.cast(self.floor, state.x.dtype))
+    return tf.concat([features, tf.math.log1p(gap)], axis=-1)
+
   def own(self, state: base.State) -> tf.Tensor:
-    return (self.economy.agent_features(state) - self.own_mean) / self.own_std
+    return (self.own_features(state) - self.own_mean) / self.own_std
 
   def exo(self, state: base.State) -> tf.Tensor:
     return (self.economy.exogenous_features(state) - self.exo_mean) / self.exo_std

@@ -349,8 +349,13 @@ def path_statistics(economy: base.Economy, path: simulate.Path, burn: int) -> di
     c = path.consumption.numpy()[burn:]
     stats['consumption_gini'] = float(gini(c.reshape(c.shape[0], -1)).mean())
     stats['consumption_gini_within'] = float(gini(c).mean())
-  for q in (10, 25, 50, 75, 90, 99):
+  for q in (1, 10, 25, 50, 75, 90, 99):
     stats[f'wealth_p{q}'] = float(np.percentile(x, q))
+  stats['wealth_min'], stats['wealth_max'] = float(x.min()), float(x.max())
+  if economy.state_floor is not None:  # households at or near the borrowing limit
+    gap = x - economy.state_floor[0]
+    stats['share_at_floor'] = float(np.mean(gap <= 1e-6 * (1 + np.abs(x))))
+    stats['share_near_floor'] = float(np.mean(gap < 0.01 * x.mean()))
   return stats
 
 

@@ -12,6 +12,7 @@ from deepham import main
 from deepham import validate
 from deepham.economies import base
 from deepham.economies import brock_mirman
+from deepham.economies import ks
 from deepham.solver import simulate
 
 
@@ -135,3 +136,18 @@ def test_wealth_bins_cover_every_state_once():
   assert sum(r['n_states'] for r in rows) == x.size
   assert rows[0]['k_low'] == 0 and rows[0]['k_high'] == 1.0 and rows[0]['constrained_share'] == 1
   assert all(r['euler_error_log10_max'] == -3 for r in rows if 'euler_error_log10_max' in r)
+
+
+def test_path_statistics_count_households_at_the_constraint(ks_params):
+  econ = ks.KrusellSmith(ks_params)
+  T, B, N = 3, 2, 50
+  x = np.full((T, B, N, 1), 40.0)
+  x[:, :, :5] = 0.0  # a tenth at the constraint
+  x[:, :, 5:10] = 0.3  # a tenth near it (below 1% of mean wealth)
+  states = base.State(tf.constant(x), tf.zeros((T, B, N), tf.int32), tf.zeros((T, B), tf.int32))
+  path = simulate.Path(aggregates=tf.reduce_mean(states.x, axis=2), z=states.z,
+                       utility=tf.zeros((T, B, N), tf.float64), state=None, states=states)
+  stats = validate.path_statistics(econ, path, burn=0)
+  assert stats['share_at_floor'] == pytest.approx(0.1)
+  assert stats['share_near_floor'] == pytest.approx(0.2)
+  assert stats['wealth_min'] == 0.0 and stats['wealth_max'] == 40.0

@@ -27,8 +27,13 @@ def register(name: str, economy_class: type, params_class: type) -> None:
 
 
 def name_of(economy: Economy) -> str | None:
-  """The registered name of an economy object's class (None if it is not registered)."""
-  return next((name for name, (cls, _) in REGISTRY.items() if type(economy) is cls), None)
+  """The registered name of an economy object's class or, for an unregistered subclass, of its
+  nearest registered ancestor (None if there is none)."""
+  for ancestor in type(economy).__mro__:
+    for name, (cls, _) in REGISTRY.items():
+      if cls is ancestor:
+        return name
+  return None
 
 
 def make(cfg) -> Economy:

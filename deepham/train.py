@@ -88,8 +88,7 @@ class Solver:
     self.policy = policy_lib.PolicyNetwork(
         econ, self.normalizer, net_kwargs, rng, dtype,
         use_own=config.network.policy_own_state)
-    # value.width: hidden layers of the value networks, () = those of the policy network (configs
-    # and workdirs from before the field have neither).
+    # value.width: hidden layers of the value networks, () = those of the policy network.
     value_widths = tuple(config.value.width) or net_kwargs['widths']
     self.value = value_lib.ValueEnsemble(econ, self.normalizer, config.value.n_nets,
                                          dict(net_kwargs, widths=value_widths), rng, dtype)

@@ -38,7 +38,7 @@ def name_of(economy: Economy) -> str | None:
 
 def make(cfg) -> Economy:
   """Builds the economy a config section describes; unknown names and bad values fail here."""
-  name = cfg.name if 'name' in cfg else None
+  name = cfg['name'] if 'name' in cfg else None
   if name not in REGISTRY:
     raise errors.ConfigError(f"economy.name must be one of {sorted(REGISTRY)}; got '{name}'.")
   cls, params_cls = REGISTRY[name]

@@ -29,11 +29,8 @@ def register(name: str, economy_class: type, params_class: type) -> None:
 def name_of(economy: Economy) -> str | None:
   """The registered name of an economy object's class or, for an unregistered subclass, of its
   nearest registered ancestor (None if there is none)."""
-  for ancestor in type(economy).__mro__:
-    for name, (cls, _) in REGISTRY.items():
-      if cls is ancestor:
-        return name
-  return None
+  names = {cls: name for name, (cls, _) in REGISTRY.items()}
+  return next((names[c] for c in type(economy).__mro__ if c in names), None)
 
 
 def make(cfg) -> Economy:

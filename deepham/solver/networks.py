@@ -252,7 +252,7 @@ class Normalizer(tf.Module):
     features = self.economy.agent_features(state)
     if self.floor is None:
       return features
-    gap = tf.nn.relu(state.x - tf.cast(self.floor, state.x.dtype))
+    gap = tf.nn.relu(state.x - self.floor)
     return tf.concat([features, tf.math.log1p(gap)], axis=-1)
 
   def own(self, state: base.State) -> tf.Tensor:

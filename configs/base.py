@@ -78,6 +78,11 @@ def get_config() -> ml_collections.ConfigDict:
       # [floor, explore_reach x the largest simulated state] (solver/explore.py).
       explore_share=0.0,
       explore_reach=2.0,
+      # Weight of a penalty beside the utility objective: the mean squared Euler error (with the
+      # constraint) of euler_probes probe agents per cross-section, drawn over the same region
+      # (solver/probes.py); 0: none. Consumption-savings games only.
+      euler_weight=0.0,
+      euler_probes=16,
       pool_periods=450,  # initial states: simulate this long from the distribution ...
       pool_last=200,  # ... and keep the last pool_last periods ...
       pool_every=4,  # ... every pool_every periods

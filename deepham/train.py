@@ -30,6 +30,7 @@ from deepham import workdir as workdir_lib
 from deepham.economies import base
 from deepham.solver import config_checks
 from deepham.solver import explore
+from deepham.solver import probes
 from deepham.solver import networks
 from deepham.solver import policy as policy_lib
 from deepham.solver import simulate
@@ -103,8 +104,13 @@ class Solver:
       lr = tf.keras.optimizers.schedules.ExponentialDecay(
           pc.learning_rate, pc.rounds * pc.steps_per_round,
           pc.learning_rate_end / pc.learning_rate)
+    # policy.euler_weight: the squared Euler errors of probe agents over the explored region
+    # added to the utility objective's loss (solver/probes.py).
+    penalty = (probes.EulerPenalty(econ, self.policy, pc.euler_probes, pc.explore_reach)
+               if pc.euler_weight else None)
     self.trainer = policy_lib.PolicyTrainer(self.objective, lr, pc.adam_beta1, pc.adam_beta2,
-                                            fast=pc.fast_game, jit=config.run.jit)
+                                            fast=pc.fast_game, jit=config.run.jit,
+                                            penalty=penalty, penalty_weight=pc.euler_weight)
     self.fitter = value_lib.ValueFitter(self.value, config.value.learning_rate,
                                         config.value.batch_size, config.value.adam_beta1,
                                         config.value.adam_beta2, jit=config.run.jit,

@@ -31,6 +31,7 @@ import tensorflow as tf
 from deepham import conventional
 from deepham import progress as progress_lib
 from deepham.economies import base
+from deepham.solver import probes
 from deepham.solver import simulate
 
 _INVPHI = (np.sqrt(5.0) - 1) / 2
@@ -46,13 +47,6 @@ class Method(NamedTuple):
 
 
 # --- Bellman and Euler errors ----------------------------------------------------------------------
-def _no_shocks(state: base.State) -> base.Shocks:
-  B, N = tf.shape(state.e)[0], tf.shape(state.e)[1]
-  dtype = state.x.dtype
-  return base.Shocks(tf.zeros([B], dtype), tf.zeros([B, N], dtype), tf.zeros([B, N, 0], dtype),
-                     tf.zeros([B, 0], dtype))
-
-
 def _outcome_probs(economy: base.Economy, states: base.State, draws: int, seed: tf.Tensor):
   """P(z', e'_i | z, e_i) [S, N, n_z n_e]: exact, or (draws > 0) with P(z'|z) replaced by the
   frequencies of `draws` Monte Carlo draws per cross-section, as the original DeepHAM code does."""
@@ -73,7 +67,7 @@ def _bellman_chunk(economy: base.Economy, method: Method, states: base.State, n_
                    n_golden: int, draws: int = 0, seed=(0, 0)):
   """Expectation and optimality errors [S, N] for S cross-sections."""
   aggs = economy.aggregates(states)
-  shocks = _no_shocks(states)
+  shocks = probes.no_shocks(states)
   n = tf.cast(tf.shape(states.e)[1], states.x.dtype)
   value = method.value
   raw_now = value.raw(economy.distribution_inputs(states))
@@ -125,10 +119,10 @@ def _bellman_chunk(economy: base.Economy, method: Method, states: base.State, n_
   return v_now - rhs(a_pol), v_now - best
 
 
-def _euler_chunk(economy: base.ConsumptionSavings, method: Method, states: base.State):
+def _euler_chunk(economy: base.Economy, method: Method, states: base.State):
   aggs = economy.aggregates(states)
   a_pol = method.policy(states, aggs)
-  x_pol, _ = economy.transition(states, a_pol, aggs, _no_shocks(states))
+  x_pol, _ = economy.transition(states, a_pol, aggs, probes.no_shocks(states))
   probs = economy.exogenous_outcomes(states)
   outcomes = []
   for m, nxt in economy.outcome_states(x_pol, states.z):
@@ -137,30 +131,12 @@ def _euler_chunk(economy: base.ConsumptionSavings, method: Method, states: base.
   return economy.euler_errors(states, a_pol, aggs, outcomes)
 
 
-def _probe_euler_chunk(economy: base.ConsumptionSavings, method: Method, own: base.State,
-                       cross_sections: base.State):
-  """Euler errors [S, G] of price-taking agents `own` [S, G] living in `cross_sections` [S, N]:
-  they act by the method's policy there, the cross-section moves on under it, and next period
-  they act in the cross-section it became (each outcome of z')."""
-  aggs = economy.aggregates(cross_sections)
-  action = method.conditional_policy(own, cross_sections)
-  x_own, _ = economy.transition(own, action, aggs, _no_shocks(own))
-  others = method.policy(cross_sections, aggs)
-  x_next, _ = economy.transition(cross_sections, others, aggs, _no_shocks(cross_sections))
-  probs = economy.exogenous_outcomes(own)
-  outcomes = []
-  for m, nxt in economy.outcome_states(x_own, own.z):
-    reference = base.State(x_next, cross_sections.e, nxt.z)
-    next_aggs = economy.aggregates(reference)
-    outcomes.append((probs[..., m], nxt, next_aggs, method.conditional_policy(nxt, reference)))
-  return economy.euler_errors(own, action, aggs, outcomes)
-
-
-def probe_euler_errors(economy: base.ConsumptionSavings, method: Method, own: base.State,
+def probe_euler_errors(economy: base.Economy, method: Method, own: base.State,
                        cross_sections: base.State, chunk: int = 256) -> np.ndarray:
   """Euler errors [S, G] (NaN where the constraint binds) of agents `own` [S, G] (their own
   x and e, the cross-section's z) in each of the S `cross_sections`."""
-  fn = tf.function(lambda o, c: _probe_euler_chunk(economy, method, o, c))
+  fn = tf.function(lambda o, c: probes.euler_errors(economy, method.policy,
+                                                    method.conditional_policy, o, c))
   out = []
   for start in range(0, int(own.z.shape[0]), chunk):
     part = lambda s: base.State(*[f[start:start + chunk] for f in s])
@@ -182,7 +158,7 @@ def bellman_errors(economy: base.Economy, method: Method, states: base.State,
   bellman = tf.function(lambda s, i: _bellman_chunk(economy, method, s, n_grid, n_golden,
                                                     aggregate_draws, (17, i)))
   euler = (tf.function(lambda s: _euler_chunk(economy, method, s))
-           if isinstance(economy, base.ConsumptionSavings) else None)
+           if economy.has_euler_errors else None)
   out = {'expectation': [], 'optimality': [], 'euler': []}
   S = int(states.z.shape[0])
   prog = progress_lib.Progress(f'Bellman errors of {method.label}', S, unit='cross-sections')
@@ -269,7 +245,7 @@ _PROBE_FRACTIONS = np.linspace(0.0, 1.0, 17) ** 2
 _PROBE_REACH = 2.0
 
 
-def common_states_report(economy: base.ConsumptionSavings, methods: list[Method],
+def common_states_report(economy: base.Economy, methods: list[Method],
                          states: dict, edges: np.ndarray) -> tuple[list[dict], dict]:
   """Every method's Euler errors on the same states: all methods' validation states together
   (`states`: key -> State [S, N]), and probe agents from the constraint to twice the largest
@@ -338,7 +314,7 @@ def path_statistics(economy: base.Economy, path: simulate.Path, burn: int) -> di
   for i, name in enumerate(economy.aggregate_names):
     stats[f'mean_{name}'] = float(agg[..., i].mean())
     stats[f'std_{name}'] = float(agg[..., i].std())
-  if isinstance(economy, base.ConsumptionSavings):
+  if economy.has_consumption:
     R = economy.gross_return(tf.convert_to_tensor(agg.reshape(-1, agg.shape[-1])),
                              tf.reshape(path.z[burn:], [-1]))
     stats['mean_return'] = float(tf.reduce_mean(R)) - 1
@@ -375,11 +351,10 @@ def methods_for(solver) -> list[Method]:
 
 
 def _published_rows(economy) -> list[dict]:
-  from deepham.economies import ks  # pylint: disable=g-import-not-at-top
-  if not isinstance(economy, ks.KrusellSmith):
+  if economy.published_table is None:
     return []
   with open(conventional.resolve(_PUBLISHED)) as f:
-    table = json.load(f)['han_yang_e_2025_table2']
+    table = json.load(f)[economy.published_table]
   return [dict(method=label, optimality_mean=v) for label, v in table['rows'].items()]
 
 
@@ -497,7 +472,7 @@ def run(solver, workdir: str) -> dict:
       results[method.key] = dict(errors=errs, x=states.x.numpy()[..., 0], row=row,
                                  states=states)
     rows.append(row)
-    if cfg.original_procedure and isinstance(econ, base.ConsumptionSavings) and method.key in (
+    if cfg.original_procedure and econ.has_euler_errors and method.key in (
         results):
       # The published figures' procedure: 100 Monte Carlo draws of z', an 11-point grid in c.
       orig = bellman_errors(econ, method, states, 11, 0, aggregate_draws=100)

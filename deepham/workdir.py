@@ -78,6 +78,8 @@ _ADDED_FIELDS = (
     ('deepham', 'policy.explore_reach', 2.0),
     ('deepham', 'value.explore_share', 0.0),
     ('deepham', 'network.floor_features', False),
+    ('deepham', 'policy.euler_weight', 0.0),
+    ('deepham', 'policy.euler_probes', 16),
 )
 
 

@@ -478,3 +478,78 @@ def test_floor_features_add_log_distance_to_the_constraint_and_survive_restandar
   with pytest.raises(ValueError, match='state_floor'):
     networks.Normalizer(brock_mirman.BrockMirman(brock_mirman.BMParams()), tf.float32,
                        floor_features=True)
+
+
+def test_probe_euler_errors_of_a_constant_share_policy_match_a_direct_computation():
+  """A price taker in a cross-section: the cross-section moves on under the policy (K' is its
+  agents' mean saving, whatever the probe does), the probe's own saving sets its cash next
+  period, and the error is 1 - min(cash, c_Euler) / c over the four outcomes (z', e')."""
+  from deepham.solver import probes  # pylint: disable=g-import-not-at-top
+  econ = ks.KrusellSmith(ks.KSParams(n_agents=10))
+  cs = simulate.as_state(base.State(*[np.asarray(f) for f in _random_cross_sections(
+      econ, 6, k_max=80.0)]), tf.float64)
+  probe_k = np.array([0.0, 0.0, 5.0, 5.0, 60.0, 60.0])
+  own = base.State(tf.constant(np.tile(probe_k, (6, 1))[..., None]),
+                   tf.constant(np.tile([0, 1, 0, 1, 0, 1], (6, 1)), tf.int32), cs.z)
+  const = lambda share: lambda s, a=None: tf.fill(tf.concat([tf.shape(s.e), [1]], 0),
+                                                  tf.constant(share, tf.float64))
+  others = 0.05  # the cross-section saves most of its wealth: K' stays near K
+  for share in (0.3, 0.99):
+    err, _ = probes.euler_errors(econ, const(others), lambda o, r, f=const(share): f(o), own, cs)
+    p, z = econ.params, cs.z.numpy()
+    K = cs.x.numpy()[..., 0].mean(1)
+    K_next = ((1 - others) * econ.wealth(cs.x.numpy()[..., 0], cs.e.numpy(), K[:, None],
+                                         z[:, None])).mean(1)
+    cash = econ.wealth(probe_k[None], own.e.numpy(), K[:, None], z[:, None])
+    k_next = (1 - share) * cash
+    emu = 0
+    for zp in (0, 1):
+      for ep in (0, 1):
+        prob = econ.exogenous_outcomes(own).numpy()[..., 2 * zp + ep]
+        R, _ = econ.prices(K_next, np.full_like(z, zp))
+        c_next = share * econ.wealth(k_next, np.full_like(k_next, ep), K_next[:, None],
+                                     np.full((6, 1), zp))
+        emu = emu + prob * R[:, None] / c_next
+    c = share * cash
+    expected = np.abs(1 - np.minimum(1 / (p.beta * emu), cash) / c)
+    np.testing.assert_allclose(err.numpy(), expected, rtol=1e-9)
+    if share == 0.99:  # the poor unemployed would borrow: the error is the share of cash saved
+      np.testing.assert_allclose(err.numpy()[:, 0], 1 / share - 1, rtol=1e-9)
+
+
+def test_the_euler_penalty_trains_toward_the_kuhn_tucker_conditions():
+  """Adam on the penalty alone lowers it on probes it has not seen, mostly by raising the
+  consumption of the poorest (all of whom save too much under the first policy)."""
+  from deepham.solver import probes  # pylint: disable=g-import-not-at-top
+  s = _solver(policy__euler_weight=1.0)
+  s.burn_in()
+  penalty = probes.EulerPenalty(s.economy, s.policy, 32, 2.0)
+  cs = train._read(s.distribution)  # pylint: disable=protected-access
+  variables = list(s.policy.trainable_variables)
+  opt = tf.keras.optimizers.Adam(3e-3)
+  held_out = lambda: float(penalty(cs, tf.constant([99, 1], tf.int64)))
+  before = held_out()
+  for i in range(60):
+    with tf.GradientTape() as tape:
+      loss = penalty(cs, tf.constant([i, 0], tf.int64))
+    opt.apply_gradients(zip(tape.gradient(loss, variables), variables))
+  assert held_out() < 0.5 * before
+
+
+@pytest.mark.parametrize('override', [dict(mode='planner'), dict(price_taking=False)])
+def test_the_euler_penalty_needs_a_price_taking_game(override):
+  config = ks_game.get_config('tiny')
+  config.policy.euler_weight = 1.0
+  if 'mode' in override:
+    config.mode = override['mode']
+  else:
+    config.policy.price_taking = override['price_taking']
+  with pytest.raises(errors.ConfigError, match='policy.euler_weight'):
+    main.check(config)
+
+
+def test_the_euler_penalty_needs_euler_errors():
+  config = bm_config.get_config()
+  config.policy.euler_weight = 1.0
+  with pytest.raises(errors.ConfigError, match='policy.euler_weight'):
+    main.check(config)

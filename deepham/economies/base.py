@@ -179,6 +179,24 @@ class Economy(abc.ABC):
     innovation (Euler-residual economies)."""
     raise NotImplementedError(f'{type(self).__name__} defines no aggregate quadrature.')
 
+  # Whether `euler_errors(state, action, aggregates, outcomes)` is defined: unit-free Euler
+  # errors over the discrete exogenous outcomes, respecting a borrowing floor (ConsumptionSavings).
+  # Validation then reports them by wealth and on common states, and training may penalise them
+  # (policy.euler_weight).
+  has_euler_errors: bool = False
+
+  def euler_errors(self, state: State, action: tf.Tensor, aggregates: tf.Tensor,
+                   outcomes) -> tuple[tf.Tensor, tf.Tensor]:
+    """(unit-free Euler errors [B, N], mask of unconstrained agents); see ConsumptionSavings."""
+    raise NotImplementedError(f'{type(self).__name__} defines no Euler errors.')
+
+  @property
+  def published_table(self) -> str | None:
+    """Key of a table of published mean Bellman errors in data/published.json (rows
+    'method': value) that validation lists beside its own, for this economy as calibrated;
+    None if there is none."""
+    return None
+
   def reference_policy(self):
     """A known policy (state -> action [B, N, n_actions]) that validation measures the learned
     one against, or None. The investment economy's exact LQ policy, for instance."""
@@ -211,6 +229,7 @@ class ConsumptionSavings(Economy):
   consumption and the unit-free Euler-equation error of the JEDC 2010 comparison project.
   """
   has_consumption = True
+  has_euler_errors = True
   state_floor = (0.0,)  # k' >= 0
 
   @abc.abstractmethod

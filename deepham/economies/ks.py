@@ -118,6 +118,11 @@ class KrusellSmith(base.ConsumptionSavings):
     self.chain = params.chain
     self.action_bounds = (MIN_SHARE, 1.0)
 
+  @property
+  def published_table(self):
+    """Han, Yang & E's Table 2 (mean Bellman errors), computed for N = 50."""
+    return 'han_yang_e_2025_table2' if self.n_agents == 50 else None
+
   # --- economics (NumPy or TF) -------------------------------------------------------------------
   def production(self, K, z, L=None):
     """Y = Z K^alpha L^(1-alpha); L defaults to aggregate labor l_bar (1 - u(z))."""

@@ -129,6 +129,9 @@ FIELDS = {
     'policy.explore_reach': Rule(lambda v: _is_number(v) and v >= 1,
                                  'a number >= 1 (explored states reach this multiple of the '
                                  'largest simulated state)'),
+    'policy.euler_weight': Rule(lambda v: _is_number(v) and v >= 0,
+                                'a non-negative number (0: no Euler penalty)'),
+    'policy.euler_probes': integer(1),
     'policy.euler_loss': one_of(policy_lib.EULER_LOSSES),
     'policy.polish_steps': Rule(lambda v: _is_int(v) and v >= 0,
                                 'a non-negative integer (0: no polish)'),
@@ -221,6 +224,15 @@ def _check_with_economy(config, economy) -> None:
     if config[section][key] and economy.state_floor is None:
       _fail(field, f'off (0 or False) for {name}, which declares no state_floor',
             config[section][key])
+  p = config.policy
+  if p.euler_weight and not economy.has_euler_errors:
+    _fail('policy.euler_weight', f'0 for {name}, which defines no Euler errors with a borrowing '
+          'floor (euler_errors)', p.euler_weight)
+  if p.euler_weight and not (p.objective == 'utility' and config.mode == 'game'
+                             and p.price_taking):
+    _fail('policy.euler_weight', "0 unless policy.objective='utility', mode='game' and "
+          "policy.price_taking=True: the penalty is a price taker's Euler equation",
+          p.euler_weight)
   euler_validation = economy.has_euler_residual
   if config.policy.objective == 'euler' and not euler_validation:
     _fail('policy.objective', f"'utility' for {name}, which defines no Euler residual", 'euler')

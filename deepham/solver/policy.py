@@ -383,8 +383,11 @@ class PolicyTrainer:
   """One compiled Adam step on a batch of initial cross-sections."""
 
   def __init__(self, objective, learning_rate, adam_beta1: float, adam_beta2: float,
-               fast: bool = True, jit: bool = True):
+               fast: bool = True, jit: bool = True, penalty=None, penalty_weight: float = 0.0):
+    """penalty(cross_sections, seed) -> a loss added, times penalty_weight, to the utility
+    objective's (probes.EulerPenalty for policy.euler_weight)."""
     self.objective = objective
+    self.penalty, self.penalty_weight = penalty, penalty_weight
     self.optimizer = tf.keras.optimizers.Adam(learning_rate, beta_1=adam_beta1,
                                               beta_2=adam_beta2, epsilon=1e-8)
     self.variables = list(objective.policy.trainable_variables)
@@ -406,7 +409,15 @@ class PolicyTrainer:
       self._agent_pass = tf.function(self._agent_gradient, jit_compile=jit)
     if isinstance(objective, UtilityObjective):  # traced only if used
       self._full_pass = tf.function(self._full_gradient, jit_compile=jit)
+    if penalty is not None:
+      self._penalty_pass = tf.function(self._penalty_gradient, jit_compile=jit)
     self.step = tf.function(self._step)
+
+  def _penalty_gradient(self, state, seed):
+    with tf.GradientTape() as tape:
+      loss = self.penalty(state, seed)
+    return loss, tape.gradient(loss, self.variables,
+                               unconnected_gradients=tf.UnconnectedGradients.ZERO)
 
   def _full_gradient(self, state, shocks):
     with tf.GradientTape() as tape:
@@ -431,7 +442,18 @@ class PolicyTrainer:
                          unconnected_gradients=tf.UnconnectedGradients.ZERO)
 
   def loss_and_gradient(self, state: base.State, seed: tf.Tensor):
-    """(loss, gradients, mean end-of-unroll aggregates); loss = -objective or the Euler MSE."""
+    """(loss, gradients, mean end-of-unroll aggregates); loss = -objective or the Euler MSE,
+    plus the weighted penalty if there is one."""
+    loss, grads, end = self._objective_loss_and_gradient(state, seed)
+    if self.penalty is not None:
+      extra, extra_grads = self._penalty_pass(state, tf.random.experimental.stateless_fold_in(
+          seed, 1))
+      w = tf.cast(self.penalty_weight, loss.dtype)
+      loss += w * extra
+      grads = [g + w * h for g, h in zip(grads, extra_grads)]
+    return loss, grads, end
+
+  def _objective_loss_and_gradient(self, state: base.State, seed: tf.Tensor):
     obj = self.objective
     if isinstance(obj, EulerObjective):
       with tf.GradientTape() as tape:

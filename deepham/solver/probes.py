@@ -1,0 +1,85 @@
+"""Euler errors of probe agents: price takers placed at chosen states inside given cross-sections.
+
+A probe agent [S, G] lives in cross-section s [S, N]: it acts by the policy conditional on s,
+the cross-section moves on under the policy (its agents' actions, not the probe's), and next
+period the probe acts in the cross-section s became, in each outcome of the exogenous states.
+Its Euler error is the economy's `euler_errors` over those outcomes. Validation uses it to
+measure every method at the same states (the constraint, the ergodic range and beyond it), and
+training (`policy.euler_weight`) uses its square as a penalty beside the utility objective, at
+probes drawn over the whole region `solver/explore.py` explores: a pointwise condition, which
+the utility objective lacks where the simulated paths rarely go.
+"""
+
+import tensorflow as tf
+
+from deepham.economies import base
+from deepham.solver import explore
+
+
+def no_shocks(state: base.State) -> base.Shocks:
+  """Zero shocks for `state`: the transitions below only move the endogenous states."""
+  B, N = tf.shape(state.e)[0], tf.shape(state.e)[1]
+  dtype = state.x.dtype
+  return base.Shocks(tf.zeros([B], dtype), tf.zeros([B, N], dtype), tf.zeros([B, N, 0], dtype),
+                     tf.zeros([B, 0], dtype))
+
+
+def euler_errors(economy: base.Economy, policy, conditional_policy, own: base.State,
+                 cross_sections: base.State) -> tuple[tf.Tensor, tf.Tensor]:
+  """(Euler errors [S, G], mask of unconstrained probes) of probe agents `own` [S, G] (their
+  own x and e, the cross-sections' z) in `cross_sections` [S, N].
+
+  policy(state, aggregates) -> action of every agent of `state`; conditional_policy(own,
+  reference) -> action of agents `own` in the cross-section `reference`. The cross-section's
+  next state is held fixed for gradients: the probes are price takers.
+  """
+  aggs = economy.aggregates(cross_sections)
+  action = conditional_policy(own, cross_sections)
+  x_own, _ = economy.transition(own, action, aggs, no_shocks(own))
+  others = policy(cross_sections, aggs)
+  x_next, _ = economy.transition(cross_sections, others, aggs, no_shocks(cross_sections))
+  x_next = tf.stop_gradient(x_next)
+  probs = economy.exogenous_outcomes(own)
+  outcomes = []
+  for m, nxt in economy.outcome_states(x_own, own.z):
+    reference = base.State(x_next, cross_sections.e, nxt.z)
+    next_aggs = economy.aggregates(reference)
+    outcomes.append((probs[..., m], nxt, next_aggs, conditional_policy(nxt, reference)))
+  return economy.euler_errors(own, action, aggs, outcomes)
+
+
+def draw_probes(cross_sections: base.State, floor, n_e: int, per_section: int, reach: float,
+                seed: tf.Tensor) -> base.State:
+  """`per_section` probe agents in each cross-section, their states drawn as explore.py draws
+  explored states (from the floor to `reach` times the largest state of `cross_sections`) and
+  their idiosyncratic states uniformly."""
+  s = tf.random.experimental.stateless_split(seed, 2)
+  S = tf.shape(cross_sections.z)[0]
+  e = tf.random.stateless_uniform([S, per_section], s[0], maxval=n_e, dtype=tf.int32)
+  like = base.State(tf.zeros([S, per_section, cross_sections.x.shape[-1]],
+                             cross_sections.x.dtype), e, cross_sections.z)
+  everyone = tf.ones([S, per_section], tf.bool)
+  u = tf.random.stateless_uniform(tf.shape(like.x), s[1], dtype=like.x.dtype)
+  x_max = tf.reduce_max(tf.reshape(cross_sections.x, [-1, cross_sections.x.shape[-1]]), axis=0)
+  return explore.widen_agents(like, floor, everyone, u, reach, x_max=x_max)
+
+
+class EulerPenalty:
+  """Mean squared Euler error of probe agents drawn afresh in each batch's cross-sections.
+
+  The error is the economy's unit-free one with the constraint, 1 - min(cash, c_Euler) / c,
+  which is zero exactly where the Kuhn-Tucker conditions hold: at an interior optimum, or at the
+  constraint for an agent that would borrow if it could. Constrained or not, every probe counts.
+  """
+
+  def __init__(self, economy: base.Economy, policy, per_section: int, reach: float):
+    self.economy, self.policy = economy, policy
+    self.per_section, self.reach = per_section, reach
+
+  def __call__(self, cross_sections: base.State, seed: tf.Tensor) -> tf.Tensor:
+    econ = self.economy
+    own = draw_probes(cross_sections, econ.state_floor, econ.chain.n_e, self.per_section,
+                      self.reach, seed)
+    errors, _ = euler_errors(econ, lambda s, a: tf.stop_gradient(self.policy(s)),
+                             self.policy.conditional_policy, own, cross_sections)
+    return tf.reduce_mean(tf.square(errors))

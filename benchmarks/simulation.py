@@ -12,23 +12,17 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))
 
 from absl import app  # pylint: disable=g-import-not-at-top
 from absl import flags
-from ml_collections import config_flags
 
 from benchmarks import common
+from benchmarks import ks_flags
 
-_CONFIG = config_flags.DEFINE_config_file(
-    'config', os.path.join(os.path.dirname(__file__), '..', 'configs', 'ks_game.py'),
-    'Config to measure.')
-_N_AGENTS = flags.DEFINE_integer('n_agents', None, 'Override economy.n_agents.')
 _PERIODS = flags.DEFINE_integer('periods', 1000, 'Periods timed.')
 _EPOCHS = flags.DEFINE_integer('epochs', 5, 'Value epochs timed (0: skip).')
 
 
 def main(argv):
   del argv
-  config = _CONFIG.value
-  if _N_AGENTS.value:
-    config.economy.n_agents = _N_AGENTS.value
+  config = ks_flags.config()
   common.emit(common.simulation(config, _PERIODS.value, _EPOCHS.value))
 
 

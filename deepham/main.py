@@ -19,6 +19,15 @@ class Program(NamedTuple):
   run: Callable  # (config, workdir, action) -> summary dict
 
 
+def _load_or_solve(path: str, action: str, load: Callable, solve: Callable):
+  """A conventional solution: the one saved at `path` (action 'validate'), or solved and saved."""
+  if action == 'validate':
+    return load(path)
+  sol = solve()
+  sol.save(path)
+  return sol
+
+
 def _check_krusell_smith(config) -> None:
   from deepham.conventional import krusell_smith  # pylint: disable=g-import-not-at-top
   from deepham.economies import ks  # pylint: disable=g-import-not-at-top
@@ -31,14 +40,10 @@ def _krusell_smith(config, workdir: str, action: str) -> dict:
   from deepham.conventional import krusell_smith  # pylint: disable=g-import-not-at-top
   from deepham.conventional import ks_solution  # pylint: disable=g-import-not-at-top
   from deepham.economies import ks  # pylint: disable=g-import-not-at-top
-  path = os.path.join(workdir, 'ks_solution.npz')
-  if action == 'validate':
-    sol = ks_solution.KSSolution.load(path)
-  else:
-    econ_params = ks.KSParams.from_config(config.economy)
-    method = krusell_smith.KSMethodParams.from_config(config.ks_method)
-    sol = krusell_smith.solve(econ_params, method)
-    sol.save(path)
+  sol = _load_or_solve(
+      os.path.join(workdir, 'ks_solution.npz'), action, ks_solution.KSSolution.load,
+      lambda: krusell_smith.solve(ks.KSParams.from_config(config.economy),
+                                  krusell_smith.KSMethodParams.from_config(config.ks_method)))
   summary = dict(method='krusell_smith', **sol.summary())
   workdir_lib.update_summary(workdir, summary)
   from deepham import figures  # pylint: disable=g-import-not-at-top
@@ -57,13 +62,10 @@ def _aiyagari(config, workdir: str, action: str) -> dict:
   """The stationary equilibrium of the Davila et al. market economy (aiyagari_solution.npz)."""
   from deepham.conventional import aiyagari  # pylint: disable=g-import-not-at-top
   from deepham.economies import davila  # pylint: disable=g-import-not-at-top
-  path = os.path.join(workdir, 'aiyagari_solution.npz')
-  if action == 'validate':
-    sol = aiyagari.AiyagariSolution.load(path)
-  else:
-    sol = aiyagari.solve(davila.DavilaParams.from_config(config.economy),
-                         aiyagari.AiyagariMethodParams.from_config(config.aiyagari))
-    sol.save(path)
+  sol = _load_or_solve(
+      os.path.join(workdir, 'aiyagari_solution.npz'), action, aiyagari.AiyagariSolution.load,
+      lambda: aiyagari.solve(davila.DavilaParams.from_config(config.economy),
+                             aiyagari.AiyagariMethodParams.from_config(config.aiyagari)))
   return workdir_lib.update_summary(workdir, dict(method='aiyagari', **sol.summary()))
 
 

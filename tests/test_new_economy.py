@@ -20,10 +20,11 @@ from deepham import economies
 from deepham import main
 from deepham.economies import base
 from deepham.economies import markov
+from deepham.economies import params
 
 
 @dataclasses.dataclass(frozen=True)
-class TwoStateParams:
+class TwoStateParams(params.Params):
   n_agents: int = 8
   beta: float = 0.95
   alpha: float = 0.36
@@ -31,12 +32,8 @@ class TwoStateParams:
   labor: tuple = (0.5, 1.5)  # l_e: low and high labor endowment (mean 1)
   persistence: float = 0.9  # P(e' = e)
 
-  @classmethod
-  def from_config(cls, section) -> 'TwoStateParams':
-    names = {f.name for f in dataclasses.fields(cls)}
-    values = {k: v for k, v in dict(section).items() if k in names}
-    values['labor'] = tuple(values.get('labor', cls.labor))
-    return cls(**values)
+  def __post_init__(self):
+    params.check_agents_and_beta(self)
 
 
 class TwoStateAiyagari(base.ConsumptionSavings):

@@ -18,10 +18,11 @@ import tensorflow as tf
 from deepham import errors
 from deepham.economies import base
 from deepham.economies import markov
+from deepham.economies import params
 
 
 @dataclasses.dataclass(frozen=True)
-class BMParams:
+class BMParams(params.Params):
   n_agents: int = 2
   beta: float = 0.9
   alpha: float = 0.36
@@ -30,31 +31,15 @@ class BMParams:
   k_spread: float = 0.5  # initial capital uniform in k_ss * (1 -/+ k_spread)
 
   def __post_init__(self):
-    if not 0 < self.beta < 1:
-      raise errors.ConfigError(f'economy.beta must lie in (0, 1); got {self.beta}.')
-    if not 0 < self.alpha < 1:
-      raise errors.ConfigError(f'economy.alpha must lie in (0, 1); got {self.alpha}.')
-    if int(self.n_agents) != self.n_agents or self.n_agents < 1:
-      raise errors.ConfigError(f'economy.n_agents must be a positive integer; got '
-                               f'{self.n_agents}.')
-    if not 0 <= self.k_spread < 1:
-      raise errors.ConfigError(f'economy.k_spread must lie in [0, 1) (initial capital is '
-                               f'uniform in k_ss (1 -/+ k_spread)); got {self.k_spread}.')
+    params.check_agents_and_beta(self)
+    params.require(0 < self.alpha < 1, 'alpha', 'lie in (0, 1)', self.alpha)
+    params.require(0 <= self.k_spread < 1, 'k_spread', 'lie in [0, 1) (initial capital is '
+                   'uniform in k_ss (1 -/+ k_spread))', self.k_spread)
     z = np.asarray(self.z_values)
     markov.check_stochastic(self.z_transition, 'economy.z_transition')
     if np.any(z <= 0) or np.shape(self.z_transition) != (len(z), len(z)):
       raise errors.ConfigError('economy.z_values must be positive, one per row of '
                                'economy.z_transition.')
-
-  @classmethod
-  def from_config(cls, cfg) -> 'BMParams':
-    fields = {f.name for f in dataclasses.fields(cls)}
-    values = {k: v for k, v in dict(cfg).items() if k in fields}
-    if 'z_values' in values:
-      values['z_values'] = tuple(values['z_values'])
-    if 'z_transition' in values:
-      values['z_transition'] = tuple(tuple(r) for r in values['z_transition'])
-    return cls(**values)
 
 
 class BrockMirman(base.Economy):

@@ -26,6 +26,7 @@ import tensorflow as tf
 from deepham import errors
 from deepham.economies import base
 from deepham.economies import markov
+from deepham.economies import params
 
 DAVILA_TRANSITION = ((0.992, 0.008, 0.0), (0.009, 0.980, 0.011), (0.0, 0.083, 0.917))
 TRANSITION_GOOD = ((0.98, 0.02, 0.0), (0.009, 0.980, 0.011), (0.0, 0.083, 0.917))
@@ -34,12 +35,8 @@ TRANSITION_BAD = ((0.6512248557478917, 0.34877514425210826, 0.0), (0.978, 0.011,
 MIN_SHARE = 1e-6
 
 
-def _tuples(m):
-  return tuple(tuple(float(v) for v in row) for row in m)
-
-
 @dataclasses.dataclass(frozen=True)
-class DavilaParams:
+class DavilaParams(params.Params):
   n_agents: int = 50
   beta: float = 0.887
   sigma: float = 2.0  # relative risk aversion
@@ -56,16 +53,11 @@ class DavilaParams:
 
   def __post_init__(self):
     f = 'economy.'
-    if int(self.n_agents) != self.n_agents or self.n_agents < 1:
-      raise errors.ConfigError(f'{f}n_agents must be a positive integer; got {self.n_agents}.')
-    if not 0 < self.beta < 1:
-      raise errors.ConfigError(f'{f}beta must lie in (0, 1); got {self.beta}.')
-    if self.sigma <= 0:
-      raise errors.ConfigError(f'{f}sigma must be positive; got {self.sigma}.')
+    params.check_agents_and_beta(self)
+    params.require(self.sigma > 0, 'sigma', 'be positive', self.sigma)
     if not 0 < self.alpha < 1 or not 0 <= self.delta <= 1:
       raise errors.ConfigError(f'{f}alpha must lie in (0, 1) and delta in [0, 1].')
-    if min(self.e_values) <= 0:
-      raise errors.ConfigError(f'{f}e_values must be positive; got {self.e_values}.')
+    params.require(min(self.e_values) > 0, 'e_values', 'be positive', self.e_values)
     n = len(self.e_values)
     for name in ('transition', 'transition_good', 'transition_bad'):
       m = markov.check_stochastic(getattr(self, name), f + name)
@@ -74,18 +66,6 @@ class DavilaParams:
     if not 0 <= self.z_persistence <= 1 or len(self.z_values) != 2 or min(self.z_values) <= 0:
       raise errors.ConfigError(f'{f}z_values must be two positive levels and z_persistence in '
                                '[0, 1].')
-
-  @classmethod
-  def from_config(cls, cfg) -> 'DavilaParams':
-    fields = {f.name for f in dataclasses.fields(cls)}
-    values = {k: v for k, v in dict(cfg).items() if k in fields}
-    for key in ('e_values', 'z_values'):
-      if key in values:
-        values[key] = tuple(float(v) for v in values[key])
-    for key in ('transition', 'transition_good', 'transition_bad'):
-      if key in values:
-        values[key] = _tuples(values[key])
-    return cls(**values)
 
   @property
   def chain(self) -> markov.ExogenousChain:

@@ -31,10 +31,11 @@ import tensorflow as tf
 from deepham import errors
 from deepham.economies import base
 from deepham.economies import markov
+from deepham.economies import params
 
 
 @dataclasses.dataclass(frozen=True)
-class InvestmentParams:
+class InvestmentParams(params.Params):
   n_agents: int = 128
   beta: float = 0.95
   gamma: float = 90.0
@@ -49,26 +50,14 @@ class InvestmentParams:
   n_quadrature: int = 7  # Gauss-Hermite nodes over the aggregate shock
 
   def __post_init__(self):
-    f = 'economy.'
-    if int(self.n_agents) != self.n_agents or self.n_agents < 1:
-      raise errors.ConfigError(f'{f}n_agents must be a positive integer; got {self.n_agents}.')
-    if not 0 < self.beta < 1:
-      raise errors.ConfigError(f'{f}beta must lie in (0, 1); got {self.beta}.')
-    if self.gamma <= 0:
-      raise errors.ConfigError(f'{f}gamma must be positive; got {self.gamma}.')
-    if not 0 <= self.delta <= 1:
-      raise errors.ConfigError(f'{f}delta must lie in [0, 1]; got {self.delta}.')
+    params.check_agents_and_beta(self)
+    params.require(self.gamma > 0, 'gamma', 'be positive', self.gamma)
+    params.require(0 <= self.delta <= 1, 'delta', 'lie in [0, 1]', self.delta)
     if self.sigma < 0 or self.eta < 0:
-      raise errors.ConfigError(f'{f}sigma and eta must be non-negative.')
-    if self.nu < 1:
-      raise errors.ConfigError(f'{f}nu must be at least 1; got {self.nu}.')
+      raise errors.ConfigError('economy.sigma and eta must be non-negative.')
+    params.require(self.nu >= 1, 'nu', 'be at least 1', self.nu)
     if self.n_quadrature < 1:
-      raise errors.ConfigError(f'{f}n_quadrature must be a positive integer.')
-
-  @classmethod
-  def from_config(cls, cfg) -> 'InvestmentParams':
-    fields = {f.name for f in dataclasses.fields(cls)}
-    return cls(**{k: v for k, v in dict(cfg).items() if k in fields})
+      raise errors.ConfigError('economy.n_quadrature must be a positive integer.')
 
 
 def lq_policy(p: InvestmentParams) -> tuple[float, float]:

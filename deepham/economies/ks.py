@@ -23,6 +23,7 @@ import tensorflow as tf
 from deepham import errors
 from deepham.economies import base
 from deepham.economies import markov
+from deepham.economies import params
 
 # Joint transition over (z, eps), ordered (bad, u), (bad, e), (good, u), (good, e).
 KS_TRANSITION = (
@@ -36,7 +37,7 @@ MIN_SHARE = 1e-6
 
 
 @dataclasses.dataclass(frozen=True)
-class KSParams:
+class KSParams(params.Params):
   """Parameters of the Krusell-Smith economy; every field is checked on construction."""
   n_agents: int = 50
   beta: float = 0.99
@@ -49,41 +50,22 @@ class KSParams:
   transition: tuple = KS_TRANSITION
 
   def __post_init__(self):
-    f = 'economy.'
-    if int(self.n_agents) != self.n_agents or self.n_agents < 1:
-      raise errors.ConfigError(f'{f}n_agents must be a positive integer; got {self.n_agents}.')
-    if not 0 < self.beta < 1:
-      raise errors.ConfigError(f'{f}beta must lie in (0, 1); got {self.beta}.')
-    if not 0 < self.alpha < 1:
-      raise errors.ConfigError(f'{f}alpha must lie in (0, 1); got {self.alpha}.')
-    if not 0 <= self.delta <= 1:
-      raise errors.ConfigError(f'{f}delta must lie in [0, 1]; got {self.delta}.')
-    if len(self.z_values) != 2 or min(self.z_values) <= 0:
-      raise errors.ConfigError(f'{f}z_values must be two positive productivities (bad, good); '
-                               f'got {self.z_values}.')
-    if len(self.unemployment) != 2 or not all(0 <= u < 1 for u in self.unemployment):
-      raise errors.ConfigError(f'{f}unemployment must be two rates in [0, 1) (bad, good); '
-                               f'got {self.unemployment}.')
+    params.check_agents_and_beta(self)
+    params.require(0 < self.alpha < 1, 'alpha', 'lie in (0, 1)', self.alpha)
+    params.require(0 <= self.delta <= 1, 'delta', 'lie in [0, 1]', self.delta)
+    params.require(len(self.z_values) == 2 and min(self.z_values) > 0, 'z_values',
+                   'be two positive productivities (bad, good)', self.z_values)
+    params.require(len(self.unemployment) == 2 and all(0 <= u < 1 for u in self.unemployment),
+                   'unemployment', 'be two rates in [0, 1) (bad, good)', self.unemployment)
     if self.l_bar <= 0 or self.mu < 0:
-      raise errors.ConfigError(f'{f}l_bar must be positive and mu non-negative; got '
+      raise errors.ConfigError(f'economy.l_bar must be positive and mu non-negative; got '
                                f'l_bar={self.l_bar}, mu={self.mu}.')
-    chain = markov.ExogenousChain.from_joint(self.transition, 2, 2, field=f + 'transition')
+    chain = markov.ExogenousChain.from_joint(self.transition, 2, 2, field='economy.transition')
     implied = chain.stationary_e_given_z()[:, 0]
     if np.max(np.abs(implied - np.asarray(self.unemployment))) > 1e-3:
       raise errors.ConfigError(
-          f'{f}transition implies unemployment rates {np.round(implied, 5).tolist()}, but '
-          f'{f}unemployment is {list(self.unemployment)}; they must agree.')
-
-  @classmethod
-  def from_config(cls, cfg) -> 'KSParams':
-    fields = {f.name for f in dataclasses.fields(cls)}
-    values = {k: v for k, v in dict(cfg).items() if k in fields}
-    for key in ('z_values', 'unemployment'):
-      if key in values:
-        values[key] = tuple(values[key])
-    if 'transition' in values:
-      values['transition'] = tuple(tuple(row) for row in values['transition'])
-    return cls(**values)
+          f'economy.transition implies unemployment rates {np.round(implied, 5).tolist()}, but '
+          f'economy.unemployment is {list(self.unemployment)}; they must agree.')
 
   @property
   def chain(self) -> markov.ExogenousChain:

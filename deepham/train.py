@@ -474,8 +474,8 @@ def run(config: ml_collections.ConfigDict, workdir: str, action: str = 'solve') 
     summary.update(polish_iterations=int(iterations), polish_loss_start=float(start),
                    polish_loss_end=float(end))
   workdir_lib.update_summary(workdir, summary)
-  from deepham import validate  # pylint: disable=g-import-not-at-top
-  summary.update(validate.run(solver, workdir))
+  from deepham import validation  # pylint: disable=g-import-not-at-top
+  summary.update(validation.run(solver, workdir))
   if action == 'solve':  # wall time of the whole solve, validation included
     summary['seconds'] = solver.seconds()
   return workdir_lib.update_summary(workdir, summary)

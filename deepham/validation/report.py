@@ -71,7 +71,7 @@ def run(solver, workdir: str) -> dict:
                                             'expectation_mean')}))
       results[method.key]['original'] = o
     paths[method.key] = path
-  rows += _published_rows(econ)
+  rows += published_rows(econ)
   table = pd.DataFrame(rows).set_index('method')
   table.to_csv(os.path.join(workdir, 'validation.csv'))
   tails = _tails_report(econ, methods, results, workdir)
@@ -139,7 +139,7 @@ def _title(headline: dict) -> str:
                    for k, v in headline.items())
 
 
-def _published_rows(economy) -> list[dict]:
+def published_rows(economy) -> list[dict]:
   if economy.published_table is None:
     return []
   with open(conventional.resolve(_PUBLISHED)) as f:

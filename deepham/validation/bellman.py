@@ -70,11 +70,15 @@ def _bellman_chunk(economy: base.Economy, method: methods_lib.Method, states: ba
     cash = economy.cash(states, aggs)
     c = a_pol[..., 0] * cash
     c_lo, c_hi = c - tf.minimum(0.95 * c, 5.0), c + tf.minimum(cash - c - 1e-6, 5.0)
-    vals = tf.stack([rhs(((c_lo + (c_hi - c_lo) * j / (n_grid - 1)) / cash)[..., None])
-                     for j in range(n_grid)])
+    vals = tf.map_fn(lambda t: rhs(((c_lo + (c_hi - c_lo) * t) / cash)[..., None]),
+                     tf.constant(np.linspace(0.0, 1.0, n_grid), c.dtype),
+                     fn_output_signature=c.dtype)
     return v_now - rhs(a_pol), v_now - tf.reduce_max(vals, axis=0)
   fill = lambda v: tf.fill(tf.shape(a_pol), tf.cast(v, a_pol.dtype))
-  vals = tf.stack([rhs(fill(g)) for g in grid])  # [G, S, N]
+  # map_fn: one copy of rhs in the graph, not one per grid point (tracing them dominated the
+  # validation's time).
+  vals = tf.map_fn(lambda g: rhs(fill(g)), tf.constant(grid, a_pol.dtype),
+                   fn_output_signature=a_pol.dtype)  # [G, S, N]
   j = tf.argmax(vals, axis=0, output_type=tf.int32)
   g = tf.constant(grid, a_pol.dtype)
   left = tf.gather(g, tf.maximum(j - 1, 0))[..., None]

@@ -17,7 +17,7 @@ from absl import flags
 
 import deepham
 from benchmarks import common
-from deepham import validate
+from deepham import validation
 
 _WORKDIR = flags.DEFINE_string('workdir', None, 'A finished DeepHAM run.', required=True)
 
@@ -34,7 +34,7 @@ def main(argv):
     else:
       for net in [solver.policy.net] + list(solver.value.nets):
         net.moments.grid_points = 0
-    out = validate.run(solver, tempfile.mkdtemp(prefix=f'gm_{label}_'))
+    out = validation.run(solver, tempfile.mkdtemp(prefix=f'gm_{label}_'))
     errors = out['bellman_error']['deepham']
     result[f'{label}_optimality_mean'] = errors['optimality_mean']
     result[f'{label}_euler_error_log10_mean'] = errors['euler_error_log10_mean']

@@ -39,12 +39,11 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
                           t_burn=2000, n_paths=384))
   config.value.update(dict(horizon=800, window=600, every=50, epochs=100, final_every=0,
                            final_epochs=0))  # beta^600 = 6e-32
-  # The value settings of the measured runs (docs/davila.md), from before the KS config's
-  # wider value networks, control variate and decaying rate; not yet measured here.
+  # The value settings of the runs in docs/davila.md: the policy's widths and plain targets,
+  # without the KS config's control variate, tail and decaying rate.
   config.value.update(dict(width=(), control_variate=False, tail=False, learning_rate_end=1e-4))
-  # The learning rate decays tenfold over all steps: with a constant one the market's K landed
-  # 1.6 above (N = 50) and 1.2 below (N = 100) what the Aiyagari policy gives in the same economy;
-  # with the decay 0.5 and 0.2 above, within sampling error (docs/davila.md).
+  # The learning rate decays tenfold over all steps: with a constant one the market's K ends
+  # farther from what the Aiyagari policy gives than sampling error allows (docs/davila.md).
   config.policy.update(dict(t_unroll=50, rounds=20, steps_per_round=400, pool_periods=200,
                             pool_last=100, pool_every=2, learning_rate_end=4e-5))
   config.run.update(dict(log_every=400, checkpoint_every=400, validation_periods=200,

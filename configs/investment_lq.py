@@ -44,18 +44,17 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   # The payoff is linear in a firm's own capital and its law of motion additive in it, so the
   # value is linear in own capital and the Euler equation makes investment a function of the
   # cross-section alone, for every nu: the policy network does not see own capital, which is
-  # more accurate (Adam alone, nu = 1: 0.08% policy error against 0.18%) and evaluates the
-  # network once per cross-section instead of once per firm (an Euler step 14x faster).
-  # True: u(x, X) as in Kahou et al. (docs/results.md).
+  # more accurate and evaluates the network once per cross-section instead of once per firm
+  # (figures in docs/results.md). True: u(x, X) as in Kahou et al.
   config.network.policy_own_state = False
   config.init.update(dict(restart=True, n_paths=64, t_burn=0, imitation_steps=1000,
                           imitation_batch=32, imitation_learning_rate=1e-3))
   # The starting cross-sections are narrow (mean X within +-0.005 of 0.9), and the equilibrium
   # path moves X to about 0.68. With nu != 1 the first policy is taught u = delta x on
   # cross-sections scaled by a per-path lognormal factor (std 0.3), so that its first
-  # simulations stay sensible (without it, X went negative within 64 periods); with nu = 1 it
-  # is not needed and cost accuracy (0.40% policy error against 0.16%, docs/results.md).
-  # 1000 imitation steps: with 300, nu = 1.5 ended at test MSE 5.1e-6 (target 5e-6).
+  # simulations keep X >= 0, which prices need; with nu = 1 it is not needed and costs
+  # accuracy. 1000 imitation steps: fewer leave nu = 1.5 short of its test MSE target.
+  # Figures in docs/results.md.
   # -1: the economy's choice (deepham/economies/investment.py); a number >= 0 sets the std.
   config.init.imitation_spread = -1.0
   config.value.update(dict(n_nets=3, horizon=264, window=200, every=8, epochs=100,
@@ -69,13 +68,12 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
                             pool_periods=64, pool_last=64, pool_every=1))
   # Euler objective only: 'square' squares a one-draw residual (Kahou et al.; biased by the
   # draw's variance), 'product' multiplies two independent draws' residuals (unbiased, but
-  # noisier: 0.40% policy error against 0.15% at these settings, docs/results.md).
+  # noisier at these settings; docs/results.md).
   config.policy.euler_loss = 'square'
   # After the Adam rounds, L-BFGS on a fixed sample of states (a fresh pool: 64 paths x 64
-  # periods) with fixed shocks (docs/results.md). Euler objective: the antithetic Euler loss;
-  # it takes the nu = 1 policy from about 1e-3 relative error to the exact one. Utility
-  # objective: `polish_rounds` best responses, each to the economy the policy before it makes
-  # (nu = 1: from 0.11% to 0.0076%). 0: no polish.
+  # periods) with fixed shocks, which takes the policy close to the exact one at nu = 1
+  # (docs/results.md). Euler objective: the antithetic Euler loss. Utility objective:
+  # `polish_rounds` best responses, each to the economy the policy before it makes. 0: no polish.
   config.policy.polish_steps = 200  # L-BFGS iterations at most (per best response)
   config.policy.polish_states = 0  # cross-sections of the pool used (0: all)
   config.policy.polish_rounds = 3  # best responses (utility objective; Euler: one polish)
@@ -84,7 +82,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.validation.update(dict(
       n_paths=256,  # test trajectories from X0 ...
       periods=64,  # ... of this length (Kahou et al.)
-      euler_draws=64,  # expectation: idiosyncratic draws (the exact policy scores 7.8e-8) ...
+      euler_draws=64,  # expectation: idiosyncratic draws (their number sets the MSE's floor) ...
       quadrature=9,  # ... times Gauss-Hermite nodes of the aggregate shock
       burn=0, n_states=0, n_grid=0, n_golden=0, original_procedure=False))
   return common.apply_variants(config, arg, VARIANTS)

@@ -42,7 +42,8 @@ def ks_solution_figures(sol, directory: str) -> None:
   save(fig, directory, 'ks_policy')
 
 
-def _colors(i):
+def colors(i):
+  """The i-th colour of the cycle: a method or run keeps its colour across figures."""
   return plt.rcParams['axes.prop_cycle'].by_key()['color'][i % 10]
 
 
@@ -57,7 +58,7 @@ def validation_figures(solver, methods, paths, results, burn: int, directory: st
   fig, ax = plt.subplots(figsize=(8, 3.5))
   for i, m in enumerate(methods):
     series = paths[m.key].aggregates.numpy()[:, 0, 0]
-    ax.plot(series, color=_colors(i), lw=1, label=m.label)
+    ax.plot(series, color=colors(i), lw=1, label=m.label)
   ax.set(xlabel='period', ylabel=f'aggregate {name}', title=f'{name} on the same shocks (path 1)')
   ax.legend()
   save(fig, directory, 'aggregate_path')
@@ -65,7 +66,7 @@ def validation_figures(solver, methods, paths, results, burn: int, directory: st
   fig, ax = plt.subplots(figsize=(6, 4))
   for i, m in enumerate(methods):
     x = paths[m.key].states.x.numpy()[burn:, ..., 0].ravel()
-    ax.hist(x, bins=80, density=True, histtype='step', color=_colors(i), label=m.label)
+    ax.hist(x, bins=80, density=True, histtype='step', color=colors(i), label=m.label)
   ax.set(xlabel='individual state x (KS: capital k)', ylabel='density',
          title='cross-sectional distribution (pooled over periods and paths)')
   ax.legend()
@@ -92,7 +93,7 @@ def validation_figures(solver, methods, paths, results, burn: int, directory: st
         action = m.conditional_policy(own, reference)
         y = (econ.consumption(own, action, econ.aggregates(reference)).numpy()[0]
              if econ.has_consumption else action.numpy()[0, :, 0])
-        ax.plot(grid, y, color=_colors(i), label=m.label)
+        ax.plot(grid, y, color=colors(i), label=m.label)
       ax.set(title=f'z = {z}, e = {e}', xlabel='own x',
              ylabel='consumption' if econ.has_consumption else econ.action_name)
   axes[0, 0].legend(fontsize=7)
@@ -109,7 +110,7 @@ def validation_figures(solver, methods, paths, results, burn: int, directory: st
       dec = np.clip(np.searchsorted(edges, x, side='right') - 1, 0, 9)
       # Ties (many agents at the borrowing limit) can leave a decile empty: no bar there.
       means = [err[dec == d].mean() if np.any(dec == d) else np.nan for d in range(10)]
-      ax.bar(np.arange(10) + i * width, means, width, color=_colors(i), label=m.label)
+      ax.bar(np.arange(10) + i * width, means, width, color=colors(i), label=m.label)
     ax.set(xlabel='wealth decile', ylabel='mean |Bellman error|',
            title='Bellman optimality error by wealth decile')
     ax.set_xticks(np.arange(10) + 0.4 - width / 2, [str(d + 1) for d in range(10)])
@@ -125,7 +126,7 @@ def validation_figures(solver, methods, paths, results, burn: int, directory: st
     for i, net in enumerate(value.nets):
       q = net.moments.basis(d).numpy()
       for j in range(q.shape[1]):
-        axes[0].plot(k, q[:, j], color=_colors(i), ls='-' if j == 0 else '--',
+        axes[0].plot(k, q[:, j], color=colors(i), ls='-' if j == 0 else '--',
                      label=f'value net {i + 1}' + (f', Q{j + 1}' if q.shape[1] > 1 else ''))
     axes[0].set(xlabel='individual x (KS: k)', ylabel='basis Q(x)',
                 title='learned generalized-moment basis')
@@ -145,7 +146,7 @@ def validation_figures(solver, methods, paths, results, burn: int, directory: st
     v = value.evaluate(own, mean_raw).numpy()[:, 0]
     for z in range(econ.chain.n_z):
       pick = zs.numpy() == z
-      axes[1].scatter(gm[pick], v[pick], s=4, color=_colors(z), label=f'z = {z}')
+      axes[1].scatter(gm[pick], v[pick], s=4, color=colors(z), label=f'z = {z}')
     axes[1].set(xlabel='generalized moment (value net 1)',
                 ylabel=f'V of an agent with x = {agg.mean():.1f}, e = {econ.chain.n_e - 1}',
                 title='value against the generalized moment')
@@ -171,7 +172,7 @@ def euler_figures(arrays: dict, action_name: str, title: str, directory: str) ->
   u = arrays['policy'].mean(axis=2)
   fig, ax = plt.subplots(figsize=(6, 3.5))
   for j in range(min(5, u.shape[1])):
-    ax.plot(t, u[:, j], color=_colors(j), lw=1, label='learned' if j == 0 else None)
+    ax.plot(t, u[:, j], color=colors(j), lw=1, label='learned' if j == 0 else None)
     if 'exact_policy' in arrays:
       ax.plot(t, arrays['exact_policy'].mean(axis=2)[:, j], color='k', ls=':', lw=1,
               label='reference' if j == 0 else None)

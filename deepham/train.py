@@ -84,8 +84,7 @@ class Solver:
     self.normalizer = networks.Normalizer(econ, dtype, name='normalizer',
                                           floor_features=config.network.floor_features)
     net_kwargs = _net_kwargs(config.network)
-    # Only the investment config has the field (the other configs, and so their workdirs'
-    # config.json, are unchanged by it).
+    # policy_own_state=False: the policy sees the cross-section alone (configs/investment_lq.py).
     self.policy = policy_lib.PolicyNetwork(
         econ, self.normalizer, net_kwargs, rng, dtype,
         use_own=config.network.policy_own_state)
@@ -144,8 +143,8 @@ class Solver:
         pool_refreshes=self.pool_refreshes, elapsed=self.elapsed, value_loss=self.value_loss)
     # policy.polish_steps: L-BFGS after the Adam rounds: on the Euler loss over a fixed sample,
     # or (the utility objective of a price-taking game) policy.polish_rounds best responses on
-    # fixed samples; its record is checkpointed only where it is used, so that earlier
-    # workdirs load unchanged.
+    # fixed samples; its record is checkpointed only where it is used, because restoring asserts
+    # that every tracked object is in the checkpoint, and runs without a polish write none.
     self.polish_steps = pc.polish_steps
     self.polish_record = tf.Variable([-1.0, float('nan'), float('nan')], dtype=tf.float64,
                                      trainable=False, name='polish_record')
@@ -474,8 +473,8 @@ def run(config: ml_collections.ConfigDict, workdir: str, action: str = 'solve') 
     summary.update(polish_iterations=int(iterations), polish_loss_start=float(start),
                    polish_loss_end=float(end))
   workdir_lib.update_summary(workdir, summary)
-  from deepham import validate  # pylint: disable=g-import-not-at-top
-  summary.update(validate.run(solver, workdir))
+  from deepham import validation  # pylint: disable=g-import-not-at-top
+  summary.update(validation.run(solver, workdir))
   if action == 'solve':  # wall time of the whole solve, validation included
     summary['seconds'] = solver.seconds()
   return workdir_lib.update_summary(workdir, summary)

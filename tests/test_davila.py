@@ -81,7 +81,8 @@ def test_planner_gradient_reaches_every_agent_and_the_prices(mode, others, price
 def test_tiny_runs_write_table_keys_and_the_report_combines_them(tmp_path):
   """Too small to test accuracy: the four settings run and the report puts them together."""
   from deepham import main  # pylint: disable=g-import-not-at-top
-  from deepham import report  # pylint: disable=g-import-not-at-top
+  from deepham.studies import common  # pylint: disable=g-import-not-at-top
+  from deepham.studies import davila as davila_study  # pylint: disable=g-import-not-at-top
   runs = {}
   for key, mode, shocks in (('market', 'game', False), ('planner_agg', 'planner', True)):
     config = davila_config.get_config('tiny')
@@ -94,12 +95,12 @@ def test_tiny_runs_write_table_keys_and_the_report_combines_them(tmp_path):
       assert k in summary, k
     assert summary['aggregate_shocks'] == shocks and summary['mode'] == mode
     assert 0 <= summary['wealth_gini'] <= 1 and 0 <= summary['consumption_gini'] <= 1
-  table = report.davila_table(runs)
+  table = davila_study.davila_table(runs)
   assert table.loc['aggregate capital', 'no aggregate shock: market (published)'] == 30.635
   assert 'aggregate shock: constrained optimum (deepham)' in table.columns
-  md = report.markdown(table)
+  md = common.markdown(table)
   assert md.count('\n') == len(table) + 2
-  report.davila_figures(runs, str(tmp_path / 'figures'))
+  davila_study.davila_figures(runs, str(tmp_path / 'figures'))
   assert os.path.exists(tmp_path / 'figures' / 'davila_saving_policy.png')
 
 

@@ -8,7 +8,7 @@ import tensorflow as tf
 
 from configs import brock_mirman, davila, investment_lq, ks_game
 from deepham import economies
-from deepham import validate
+from deepham import validation
 from deepham.economies import base
 from deepham.solver import simulate
 
@@ -49,7 +49,7 @@ def test_economy_keeps_its_contract(name):
   action = econ.action_from_output(raw).numpy()
   assert np.all((action >= low - 1e-12) & (action <= high + 1e-12))
 
-  stats = validate.path_statistics(econ, path, burn=10)
+  stats = validation.path_statistics(econ, path, burn=10)
   headline = econ.headline(stats)
   assert all(np.isscalar(v) for v in headline.values())
   states = base.State(*[tf.reshape(f[-1], tf.concat([[-1], tf.shape(f)[2:]], 0))
@@ -57,7 +57,7 @@ def test_economy_keeps_its_contract(name):
   if econ.has_euler_residual:
     nodes, weights = econ.aggregate_quadrature(3)
     assert nodes.shape == (3, econ.n_aggregate_noise) and np.isclose(weights.sum(), 1.0)
-    res = validate.euler_residuals(econ, rule, states, 2, 3)
+    res = validation.euler_residuals(econ, rule, states, 2, 3)
     assert res.shape == (5, 6) and np.all(np.isfinite(res))
   else:
     with pytest.raises(NotImplementedError):

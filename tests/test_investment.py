@@ -10,12 +10,12 @@ import deepham
 from configs import investment_lq
 from deepham import errors
 from deepham import main
-from deepham import report
 from deepham import train
 from deepham.economies import base
 from deepham.economies import investment
 from deepham.solver import policy as policy_lib
 from deepham.solver import simulate
+from deepham.studies import investment as investment_study
 
 
 def _riccati_policy(p: investment.InvestmentParams, iterations=3000):
@@ -139,10 +139,10 @@ def test_short_training_moves_the_policy_toward_the_exact_one(objective, own_sta
   assert after < before / 10, (before, after)
   assert summary['policy_rel_error'] < 0.1
   # The multi-run report reads the run back.
-  table = report.investment_table([str(tmp_path)])
+  table = investment_study.investment_table([str(tmp_path)])
   assert table.iloc[0]['objective'] == objective
   assert table.iloc[0]['policy_rel_error'] == pytest.approx(summary['policy_rel_error'])
-  report.investment_figures([str(tmp_path)], str(tmp_path / 'report'))
+  investment_study.investment_figures([str(tmp_path)], str(tmp_path / 'report'))
   assert os.path.exists(tmp_path / 'report' / 'investment_paths_by_nu.png')
 
 

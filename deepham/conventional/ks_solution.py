@@ -153,7 +153,7 @@ class Benchmark:
   def value(self, state: base.State) -> tf.Tensor:
     return self.solution.state_value(self.economy, state)
 
-  # The value interface of validation (see deepham/validate.py): V depends on the
+  # The value interface of validation (see deepham/validation/methods.py): V depends on the
   # cross-section through K, the mean of each agent's contribution k.
   def raw(self, dist: tf.Tensor) -> tf.Tensor:
     return dist

@@ -1,0 +1,33 @@
+"""The methods a validation compares (DeepHAM and the conventional benchmark), through one
+interface: `policy(state, aggregates)`, and a value function given by per-agent contributions
+`raw(dist)` whose cross-sectional mean summarises the distribution and `evaluate(own, mean_raw)`.
+Every measure of the package takes a Method, so each is computed the same way for all of them.
+"""
+
+from typing import Any, Callable, NamedTuple
+
+from absl import logging
+
+from deepham import conventional
+
+
+class Method(NamedTuple):
+  key: str  # summary.json key: 'deepham', 'ks', ...
+  label: str  # table row
+  policy: Callable  # (state, aggregates) -> action
+  value: Any  # .raw(dist), .evaluate(own, mean_raw)
+  conditional_policy: Callable  # (own, reference) -> action of agents `own` in `reference`
+
+
+def methods_for(solver) -> list[Method]:
+  """DeepHAM (the solver's networks) and, where one exists, the conventional benchmark."""
+  methods = [Method('deepham', 'DeepHAM (this run)', solver.policy, solver.value,
+                    solver.policy.conditional_policy)]
+  try:
+    bench = conventional.load_benchmark(solver.economy, solver.config.init.benchmark)
+  except Exception as exc:  # pylint: disable=broad-except
+    logging.info('no conventional benchmark in the validation (%s)', exc)
+    return methods
+  methods.append(Method(bench.key, f'{bench.name} (same procedure)', bench.policy, bench,
+                        bench.conditional_policy))
+  return methods

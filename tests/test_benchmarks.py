@@ -5,6 +5,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from tests import conftest
 
 
@@ -23,6 +25,7 @@ def test_scaling_script_prints_one_figure_line_per_n():
     assert result[key] > 0, key
 
 
+@pytest.mark.slow  # a tiny solve and two validations in subprocesses: minutes
 def test_gm_grid_accuracy_script_validates_a_run_both_ways(tmp_path):
   env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2')
   run = subprocess.run([sys.executable, 'run.py', '--config=configs/ks_tiny.py',

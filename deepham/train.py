@@ -30,10 +30,14 @@ from deepham import workdir as workdir_lib
 from deepham.economies import base
 from deepham.solver import config_checks
 from deepham.solver import explore
-from deepham.solver import probes
+from deepham.solver import imitation
 from deepham.solver import networks
+from deepham.solver import objectives
+from deepham.solver import polish as polish_lib
 from deepham.solver import policy as policy_lib
+from deepham.solver import probes
 from deepham.solver import simulate
+from deepham.solver import trainer as trainer_lib
 from deepham.solver import value as value_lib
 
 # Purposes of stateless seeds: [config.seed, purpose * 2^32 + counter].
@@ -94,9 +98,9 @@ class Solver:
                                          dict(net_kwargs, widths=value_widths), rng, dtype)
     pc = config.policy
     if pc.objective == 'euler':
-      self.objective = policy_lib.EulerObjective(econ, self.policy, pc.euler_loss)
+      self.objective = objectives.EulerObjective(econ, self.policy, pc.euler_loss)
     else:
-      self.objective = policy_lib.UtilityObjective(econ, self.policy, self.value, config.mode,
+      self.objective = objectives.UtilityObjective(econ, self.policy, self.value, config.mode,
                                                    pc.price_taking, pc.t_unroll)
     lr = pc.learning_rate
     if pc.learning_rate_end != pc.learning_rate:  # exponential decay over all policy steps
@@ -107,9 +111,9 @@ class Solver:
     # added to the utility objective's loss (solver/probes.py).
     penalty = (probes.EulerPenalty(econ, self.policy, pc.euler_probes, pc.explore_reach)
                if pc.euler_weight else None)
-    self.trainer = policy_lib.PolicyTrainer(self.objective, lr, pc.adam_beta1, pc.adam_beta2,
-                                            fast=pc.fast_game, jit=config.run.jit,
-                                            penalty=penalty, penalty_weight=pc.euler_weight)
+    self.trainer = trainer_lib.PolicyTrainer(self.objective, lr, pc.adam_beta1, pc.adam_beta2,
+                                             fast=pc.fast_game, jit=config.run.jit,
+                                             penalty=penalty, penalty_weight=pc.euler_weight)
     self.fitter = value_lib.ValueFitter(self.value, config.value.learning_rate,
                                         config.value.batch_size, config.value.adam_beta1,
                                         config.value.adam_beta2, jit=config.run.jit,
@@ -228,8 +232,8 @@ class Solver:
           [int(sample.z.shape[0]), 1, 1], self.seed(_BURN, 2), dtype=sample.x.dtype))
       sample = base.State(sample.x * scale, sample.e, sample.z)
     self.normalizer.fit(sample)
-    mse = policy_lib.imitate(self.policy, rule, sample, cfg.imitation_steps,
-                             cfg.imitation_batch, cfg.imitation_learning_rate, self.config.seed)
+    mse = imitation.imitate(self.policy, rule, sample, cfg.imitation_steps,
+                            cfg.imitation_batch, cfg.imitation_learning_rate, self.config.seed)
     logging.info('policy network imitates the initial policy: MSE %.3g', mse)
     _assign(self.distribution, state)
     self.burned.assign(1)
@@ -249,7 +253,7 @@ class Solver:
     """L-BFGS after the Adam rounds, on the states of a fresh pool simulated under the current
     policy (the first policy.polish_states of them). Euler objective: at most
     policy.polish_steps iterations on the antithetic Euler loss. Utility objective:
-    policy.polish_rounds best responses (solver/policy.py: polish_best_response), each on a
+    policy.polish_rounds best responses (solver/polish.py: polish_best_response), each on a
     fresh pool with fresh shocks, each of at most policy.polish_steps iterations."""
     pc = self.config.policy
     euler = pc.objective == 'euler'
@@ -264,10 +268,10 @@ class Solver:
                    int(states.z.shape[0]))
       prog = progress_lib.Progress(label, self.polish_steps, unit='iterations')
       if euler:
-        out = policy_lib.polish(self.objective, states, self.polish_steps,
+        out = polish_lib.polish(self.objective, states, self.polish_steps,
                                 self.seed(_POLISH, 0), progress=prog)
       else:
-        out = policy_lib.polish_best_response(self.trainer, states, self.polish_steps,
+        out = polish_lib.polish_best_response(self.trainer, states, self.polish_steps,
                                               self.seed(_POLISH, r), progress=prog)
       logging.info('%s: %d iterations, %s %.10g -> %.10g', label, out['polish_iterations'],
                    'antithetic Euler loss' if euler else 'loss (minus utility per path)',

@@ -19,6 +19,7 @@ from deepham.economies import ks
 from deepham.solver import networks
 from deepham.solver import policy as policy_lib
 from deepham.solver import simulate
+from deepham.solver import trainer as trainer_lib
 from deepham.solver import value as value_lib
 from tests import conftest
 
@@ -341,13 +342,13 @@ def test_validate_needs_a_finished_run(tmp_path):
 
 
 def test_non_finite_loss_stops_cleanly(tmp_path, monkeypatch):
-  original = policy_lib.PolicyTrainer._step
+  original = trainer_lib.PolicyTrainer._step
 
   def poisoned(self, state, seed):
     loss, end, finite = original(self, state, seed)
     return loss * np.nan, end, tf.constant(False)
 
-  monkeypatch.setattr(policy_lib.PolicyTrainer, '_step', poisoned)
+  monkeypatch.setattr(trainer_lib.PolicyTrainer, '_step', poisoned)
   with pytest.raises(errors.NonFiniteError, match='last good checkpoint'):
     main.run(ks_game.get_config('tiny'), str(tmp_path), 'solve')
   assert os.path.exists(tmp_path / 'checkpoints' / 'checkpoint')

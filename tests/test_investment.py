@@ -129,15 +129,15 @@ def test_short_training_moves_the_policy_toward_the_exact_one(objective, own_sta
   config.run.update(dict(log_every=100, checkpoint_every=500, validation_periods=32))
   config.validation.update(dict(n_paths=16, periods=32, euler_draws=2, quadrature=5))
   solver = train.Solver(config)
-  solver.burn_in()  # the run's starting point: the policy imitates u = delta x
-  test = solver.fresh_start(12345)
+  solver.phases.burn_in()  # the run's starting point: the policy imitates u = delta x
+  test = solver.state.fresh_start(12345)
 
   def error(s):
     return float(tf.reduce_mean(tf.abs(s.policy(test) - s.economy.exact_policy(test))))
 
   before = error(solver)
   summary = main.run(config, str(tmp_path), 'solve')
-  after = error(deepham.load(str(tmp_path))._solver)  # pylint: disable=protected-access
+  after = error(deepham.load(str(tmp_path)).view)
   assert after < before / 10, (before, after)
   assert summary['policy_rel_error'] < 0.1
   # The multi-run report reads the run back.
@@ -157,9 +157,9 @@ def test_polish_takes_a_rough_policy_to_the_exact_one(tmp_path):
   config = investment_lq.get_config('tiny')
   config.policy.update(dict(objective='euler', pool_periods=64, pool_last=64, pool_every=1))
   solver = train.Solver(config)
-  solver.burn_in()
-  solver.refresh_pool()
-  states = base.State(*[tf.convert_to_tensor(v) for v in solver.pool])
+  solver.phases.burn_in()
+  solver.pool.refresh()
+  states = base.State(*[tf.convert_to_tensor(v) for v in solver.state.pool])
   seed = tf.constant([1, 2], tf.int64)
 
   def error():
@@ -199,9 +199,9 @@ def test_best_response_polish_moves_the_utility_policy_to_the_equilibrium(tmp_pa
   config.value.update(dict(n_nets=1))
   config.policy.update(dict(objective='utility', pool_periods=32, pool_last=32, pool_every=1))
   solver = train.Solver(config)
-  solver.burn_in()
-  solver.refresh_pool()
-  states = base.State(*[tf.convert_to_tensor(v) for v in solver.pool])
+  solver.phases.burn_in()
+  solver.pool.refresh()
+  states = base.State(*[tf.convert_to_tensor(v) for v in solver.state.pool])
   econ = solver.economy
   imitation.imitate(solver.policy, lambda s, _: 1.05 * econ.exact_policy(s), states, 1000, 32,
                     1e-3, seed=0)
@@ -266,10 +266,10 @@ def test_nonlinear_demand_starts_from_sensible_states():
   config.init.update(dict(n_paths=16))
   config.policy.update(dict(objective='euler', batch_size=16))
   solver = train.Solver(config)
-  solver.burn_in()
-  batch = solver.next_batch()
+  solver.phases.burn_in()
+  batch = solver.pool.next_batch()
   assert float(tf.reduce_min(batch.x)) > 0
-  loss = solver.trainer.step(batch, solver.seed(3, 0))[0]
+  loss = solver.trainer.step(batch, solver.state.seed(3, 0))[0]
   assert np.isfinite(float(loss))
 
 
@@ -279,11 +279,11 @@ def test_policy_without_own_state_is_common_to_the_cross_section():
   config = investment_lq.get_config('tiny')
   config.network.policy_own_state = False
   solver = train.Solver(config)
-  solver.burn_in()
-  batch = solver.next_batch()
+  solver.phases.burn_in()
+  batch = solver.pool.next_batch()
   u = solver.policy(batch).numpy()[..., 0]  # [B, N]
   assert np.ptp(batch.x.numpy()[..., 0], axis=1).min() > 0  # firms differ ...
   np.testing.assert_allclose(u, np.broadcast_to(u[:, :1], u.shape), rtol=1e-12)  # ... u doesn't
-  solver.trainer.step(batch, solver.seed(3, 0))
+  solver.trainer.step(batch, solver.state.seed(3, 0))
   assert not np.any(solver.policy.net.w_own.numpy())
   assert all('w_own' not in v.name for v in solver.policy.trainable_variables)

@@ -248,7 +248,7 @@ def test_a_truncated_checkpoint_falls_back_to_the_one_before(tiny_run, tmp_path)
   with open(os.path.join(directory, newest), 'r+b') as f:
     f.truncate(100)
   solver = train.Solver(ks_game.get_config('tiny'))
-  assert solver.attach(workdir) and int(solver.step) == 12  # the checkpoint before the newest
+  assert solver.attach(workdir) and int(solver.state.step) == 12  # the checkpoint before the newest
   for f in data:  # every checkpoint damaged: a message, not a traceback
     with open(os.path.join(directory, f), 'r+b') as fh:
       fh.truncate(100)

@@ -13,6 +13,7 @@ import numpy as np
 import tensorflow as tf
 
 from deepham import train
+from deepham.solver import run_state
 from deepham.solver import value as value_lib
 
 
@@ -21,16 +22,16 @@ def policy_step(config, steps: int) -> dict:
   # A short burn-in: the timing does not depend on where the states come from.
   config.init.t_burn = min(config.init.t_burn, 300)
   solver = train.Solver(config)
-  solver.burn_in()
-  batch = solver.next_batch()
+  solver.phases.burn_in()
+  batch = solver.pool.next_batch()
   t = time.time()
-  solver.trainer.step(batch, solver.seed(3, 0))[0].numpy()
+  solver.trainer.step(batch, solver.state.seed(3, 0))[0].numpy()
   compile_seconds = time.time() - t
   times = []
   for i in range(steps):
-    batch = solver.next_batch()
+    batch = solver.pool.next_batch()
     t = time.time()
-    solver.trainer.step(batch, solver.seed(3, i + 1))[0].numpy()
+    solver.trainer.step(batch, solver.state.seed(3, i + 1))[0].numpy()
     times.append(time.time() - t)
   return dict(seconds_per_step=float(np.median(times)), min_seconds=float(np.min(times)),
               compile_seconds=compile_seconds, n_agents=config.economy.n_agents,
@@ -43,23 +44,23 @@ def simulation(config, periods: int, epochs: int) -> dict:
   """Milliseconds per simulated period (all paths and agents); seconds per value epoch."""
   config.init.t_burn = min(config.init.t_burn, 200)
   solver = train.Solver(config)
-  solver.burn_in()
-  state = train._read(solver.distribution)  # pylint: disable=protected-access
-  solver.simulator.advance(state, solver.seed(9, 0), solver.simulator.chunk)  # compile
+  solver.phases.burn_in()
+  state = run_state.read(solver.state.distribution)
+  solver.simulator.advance(state, solver.state.seed(9, 0), solver.simulator.chunk)  # compile
   start = time.time()
-  solver.simulator.advance(state, solver.seed(9, 1), periods).state.x.numpy()
+  solver.simulator.advance(state, solver.state.seed(9, 1), periods).state.x.numpy()
   ms = 1000 * (time.time() - start) / periods
   result = dict(benchmark='simulation', ms_per_period=ms, n_paths=config.init.n_paths,
                 n_agents=config.economy.n_agents, periods=periods, dtype=config.dtype)
   if solver.value_simulator is not None:  # value data: the control variate's value evaluations
     cv = solver.value_simulator
-    cv.advance(state, solver.seed(9, 0), cv.chunk)  # compile
+    cv.advance(state, solver.state.seed(9, 0), cv.chunk)  # compile
     start = time.time()
-    cv.advance(state, solver.seed(9, 1), periods).state.x.numpy()
+    cv.advance(state, solver.state.seed(9, 1), periods).state.x.numpy()
     result['control_variate_ms_per_period'] = 1000 * (time.time() - start) / periods
   if epochs:
     vc = config.value
-    data, _ = value_lib.simulate_values(solver.simulator, state, solver.seed(9, 2), 0,
+    data, _ = value_lib.simulate_values(solver.simulator, state, solver.state.seed(9, 2), 0,
                                         vc.horizon, vc.window, vc.every)
     solver.fitter.fit(data, 1, seed=0)  # compile
     start = time.time()

@@ -28,13 +28,13 @@ def main(argv):
   for label in ('grid', 'exact'):
     # A fresh load for each setting, so that no function traced during the first validation can
     # carry its grid setting into the second.
-    solver = deepham.load(_WORKDIR.value)._solver  # pylint: disable=protected-access
+    view = deepham.load(_WORKDIR.value).view
     if label == 'grid':
-      result['gm_grid'] = solver.config.network.gm_grid
+      result['gm_grid'] = view.config.network.gm_grid
     else:
-      for net in [solver.policy.net] + list(solver.value.nets):
+      for net in [view.policy.net] + list(view.value.nets):
         net.moments.grid_points = 0
-    out = validation.run(solver, tempfile.mkdtemp(prefix=f'gm_{label}_'))
+    out = validation.run(view, tempfile.mkdtemp(prefix=f'gm_{label}_'))
     errors = out['bellman_error']['deepham']
     result[f'{label}_optimality_mean'] = errors['optimality_mean']
     result[f'{label}_euler_error_log10_mean'] = errors['euler_error_log10_mean']

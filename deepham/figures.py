@@ -47,12 +47,12 @@ def colors(i):
   return plt.rcParams['axes.prop_cycle'].by_key()['color'][i % 10]
 
 
-def validation_figures(solver, methods, paths, results, burn: int, directory: str) -> None:
+def validation_figures(view, methods, paths, results, burn: int, directory: str) -> None:
   """Aggregate paths, wealth distribution, policies, Bellman errors by decile, and the
-  generalized-moment figures of a validated run."""
+  generalized-moment figures of a validated run (its RunView, deepham/solution.py)."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   from deepham.economies import base  # pylint: disable=g-import-not-at-top
-  econ = solver.economy
+  econ = view.economy
   name = econ.aggregate_names[0]
 
   fig, ax = plt.subplots(figsize=(8, 3.5))
@@ -117,9 +117,9 @@ def validation_figures(solver, methods, paths, results, burn: int, directory: st
     ax.legend(fontsize=8)
     save(fig, directory, 'bellman_by_decile')
 
-  value = solver.value
+  value = view.value
   if value.nets[0].moments.n_generalized:
-    norm = solver.normalizer
+    norm = view.normalizer
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
     k = np.linspace(0, np.percentile(x_ref, 99) * 1.5, 200)
     d = norm.dist_of(tf.constant(k[:, None], dtype))

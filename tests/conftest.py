@@ -74,11 +74,11 @@ def check_gradient_isolation(config, economy_cls, params_cls, mode, price_taking
   n = config.policy.batch_size
   probe = probe_economy(economy_cls, params_cls.from_config(config.economy), n)
   s = train.Solver(config, economy=probe)
-  s.burn_in()
-  batch = s.next_batch()
+  s.phases.burn_in()
+  batch = s.pool.next_batch()
   probe.active = True
   with tf.GradientTape() as tape:
-    value, _ = s.objective.full(batch, s.objective.draw_shocks(n, s.seed(3, 0), tf.float32))
+    value, _ = s.objective.full(batch, s.objective.draw_shocks(n, s.state.seed(3, 0), tf.float32))
   g_action, g_agg = tape.gradient(value, [probe.d_action, probe.d_aggregate])
   assert float(tf.reduce_max(tf.abs(g_action[:, 0]))) > 0
   assert (float(tf.reduce_max(tf.abs(g_action[:, 1:]))) > 0) == others

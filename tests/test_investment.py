@@ -13,7 +13,9 @@ from deepham import main
 from deepham import train
 from deepham.economies import base
 from deepham.economies import investment
-from deepham.solver import policy as policy_lib
+from deepham.solver import imitation
+from deepham.solver import objectives
+from deepham.solver import polish as polish_lib
 from deepham.solver import simulate
 from deepham.studies import investment as investment_study
 
@@ -60,7 +62,7 @@ def test_exact_policy_satisfies_the_euler_equation_with_exact_expectation():
   state = simulate.as_state(econ.initial_state(10, np.random.default_rng(0)), tf.float64)
   state = base.State(state.x * np.linspace(0.5, 1.5, 10)[:, None, None], state.e, state.z)
   exact = econ.exact_policy
-  objective = policy_lib.EulerObjective(econ, exact)
+  objective = objectives.EulerObjective(econ, exact)
   nodes, weights = econ.aggregate_quadrature(5)
   outcomes = objective.outcomes(state, exact(state), tf.zeros([10, 32, 1], tf.float64), nodes,
                                 weights)
@@ -75,8 +77,8 @@ def test_product_loss_is_unbiased_where_the_square_loss_is_not():
   econ = investment.LucasPrescott(investment.InvestmentParams(n_agents=32))
   state = simulate.as_state(econ.initial_state(64, np.random.default_rng(0)), tf.float64)
   losses = {}
-  for kind in policy_lib.EULER_LOSSES:
-    objective = policy_lib.EulerObjective(econ, econ.exact_policy, loss=kind)
+  for kind in objectives.EULER_LOSSES:
+    objective = objectives.EulerObjective(econ, econ.exact_policy, loss=kind)
     losses[kind] = np.array([float(objective.loss(state, tf.constant([3, s], tf.int64)))
                              for s in range(40)])
   square, product = losses['square'], losses['product']
@@ -84,7 +86,7 @@ def test_product_loss_is_unbiased_where_the_square_loss_is_not():
   assert abs(product.mean()) < 3 * product.std() / np.sqrt(product.size)
   assert abs(product.mean()) < 0.05 * square.mean()
   with pytest.raises(ValueError, match='square'):
-    policy_lib.EulerObjective(econ, econ.exact_policy, loss='cube')
+    objectives.EulerObjective(econ, econ.exact_policy, loss='cube')
 
 
 def test_antithetic_draws_remove_the_draw_noise_of_the_square_loss():
@@ -96,16 +98,16 @@ def test_antithetic_draws_remove_the_draw_noise_of_the_square_loss():
   state = simulate.as_state(econ.initial_state(16, np.random.default_rng(0)), tf.float64)
   state = base.State(state.x * np.linspace(0.7, 1.0, 16)[:, None, None], state.e, state.z)
   seeds = [tf.constant([3, s], tf.int64) for s in range(20)]
-  exact = policy_lib.EulerObjective(econ, econ.exact_policy, loss='antithetic')
+  exact = objectives.EulerObjective(econ, econ.exact_policy, loss='antithetic')
   assert max(float(exact.loss(state, s)) for s in seeds) < 1e-24
 
   def bent(s):
     m = tf.reduce_mean(s.x, axis=1, keepdims=True)
     return econ.exact_policy(s) + 0.002 * tf.sin(8 * m) + 0.05 * tf.square(s.x - m)
 
-  losses = {kind: np.array([float(policy_lib.EulerObjective(econ, bent, loss=kind).loss(state, s))
+  losses = {kind: np.array([float(objectives.EulerObjective(econ, bent, loss=kind).loss(state, s))
                             for s in seeds]) for kind in ('square', 'antithetic')}
-  one_draw = policy_lib.EulerObjective(econ, bent)
+  one_draw = objectives.EulerObjective(econ, bent)
   mean_residual = np.mean([one_draw.residual(state, tf.constant([5, s], tf.int64)).numpy()
                            for s in range(400)], axis=0)
   target = np.mean(mean_residual**2)
@@ -127,15 +129,15 @@ def test_short_training_moves_the_policy_toward_the_exact_one(objective, own_sta
   config.run.update(dict(log_every=100, checkpoint_every=500, validation_periods=32))
   config.validation.update(dict(n_paths=16, periods=32, euler_draws=2, quadrature=5))
   solver = train.Solver(config)
-  solver.burn_in()  # the run's starting point: the policy imitates u = delta x
-  test = solver.fresh_start(12345)
+  solver.phases.burn_in()  # the run's starting point: the policy imitates u = delta x
+  test = solver.state.fresh_start(12345)
 
   def error(s):
     return float(tf.reduce_mean(tf.abs(s.policy(test) - s.economy.exact_policy(test))))
 
   before = error(solver)
   summary = main.run(config, str(tmp_path), 'solve')
-  after = error(deepham.load(str(tmp_path))._solver)  # pylint: disable=protected-access
+  after = error(deepham.load(str(tmp_path)).view)
   assert after < before / 10, (before, after)
   assert summary['policy_rel_error'] < 0.1
   # The multi-run report reads the run back.
@@ -155,21 +157,21 @@ def test_polish_takes_a_rough_policy_to_the_exact_one(tmp_path):
   config = investment_lq.get_config('tiny')
   config.policy.update(dict(objective='euler', pool_periods=64, pool_last=64, pool_every=1))
   solver = train.Solver(config)
-  solver.burn_in()
-  solver.refresh_pool()
-  states = base.State(*[tf.convert_to_tensor(v) for v in solver.pool])
+  solver.phases.burn_in()
+  solver.pool.refresh()
+  states = base.State(*[tf.convert_to_tensor(v) for v in solver.state.pool])
   seed = tf.constant([1, 2], tf.int64)
 
   def error():
     exact = solver.economy.exact_policy(states)
     return float(tf.reduce_mean(tf.abs(solver.policy(states) - exact) / tf.abs(exact)))
 
-  one_chunk = policy_lib.polish(solver.objective, states, 0, seed)['polish_loss_start']
-  per_path = policy_lib.polish(solver.objective, states, 0, seed,
+  one_chunk = polish_lib.polish(solver.objective, states, 0, seed)['polish_loss_start']
+  per_path = polish_lib.polish(solver.objective, states, 0, seed,
                                chunk_states=solver.economy.n_agents)['polish_loss_start']
   assert per_path == pytest.approx(one_chunk, rel=1e-12)
   before = error()
-  out = policy_lib.polish(solver.objective, states, 150, seed)
+  out = polish_lib.polish(solver.objective, states, 150, seed)
   assert out['polish_loss_end'] < 1e-6 * out['polish_loss_start'], out
   assert error() < before / 100, (before, error())
   # In a run: the polish comes after the Adam rounds, is checkpointed, and reported.
@@ -197,12 +199,12 @@ def test_best_response_polish_moves_the_utility_policy_to_the_equilibrium(tmp_pa
   config.value.update(dict(n_nets=1))
   config.policy.update(dict(objective='utility', pool_periods=32, pool_last=32, pool_every=1))
   solver = train.Solver(config)
-  solver.burn_in()
-  solver.refresh_pool()
-  states = base.State(*[tf.convert_to_tensor(v) for v in solver.pool])
+  solver.phases.burn_in()
+  solver.pool.refresh()
+  states = base.State(*[tf.convert_to_tensor(v) for v in solver.state.pool])
   econ = solver.economy
-  policy_lib.imitate(solver.policy, lambda s, _: 1.05 * econ.exact_policy(s), states, 1000, 32,
-                     1e-3, seed=0)
+  imitation.imitate(solver.policy, lambda s, _: 1.05 * econ.exact_policy(s), states, 1000, 32,
+                    1e-3, seed=0)
 
   def error():
     exact = econ.exact_policy(states)
@@ -214,9 +216,9 @@ def test_best_response_polish_moves_the_utility_policy_to_the_equilibrium(tmp_pa
   sub = base.State(*[f[:64] for f in states])
   chunk_seed = tf.random.experimental.stateless_split(seed, 1)[0]  # the polish's one chunk
   step_loss = solver.trainer.loss_and_gradient(sub, chunk_seed)[0]
-  polish_at_start = policy_lib.polish_best_response(solver.trainer, sub, 0, seed, chunk_paths=64)
+  polish_at_start = polish_lib.polish_best_response(solver.trainer, sub, 0, seed, chunk_paths=64)
   assert polish_at_start['polish_loss_start'] == pytest.approx(float(step_loss), rel=1e-12)
-  out = policy_lib.polish_best_response(solver.trainer, states, 40, seed, chunk_paths=128)
+  out = polish_lib.polish_best_response(solver.trainer, states, 40, seed, chunk_paths=128)
   assert out['polish_loss_end'] < out['polish_loss_start']
   assert error() < before / 3, (before, error())
   # In a run (the tiny config: two rounds of five iterations).
@@ -264,10 +266,10 @@ def test_nonlinear_demand_starts_from_sensible_states():
   config.init.update(dict(n_paths=16))
   config.policy.update(dict(objective='euler', batch_size=16))
   solver = train.Solver(config)
-  solver.burn_in()
-  batch = solver.next_batch()
+  solver.phases.burn_in()
+  batch = solver.pool.next_batch()
   assert float(tf.reduce_min(batch.x)) > 0
-  loss = solver.trainer.step(batch, solver.seed(3, 0))[0]
+  loss = solver.trainer.step(batch, solver.state.seed(3, 0))[0]
   assert np.isfinite(float(loss))
 
 
@@ -277,11 +279,11 @@ def test_policy_without_own_state_is_common_to_the_cross_section():
   config = investment_lq.get_config('tiny')
   config.network.policy_own_state = False
   solver = train.Solver(config)
-  solver.burn_in()
-  batch = solver.next_batch()
+  solver.phases.burn_in()
+  batch = solver.pool.next_batch()
   u = solver.policy(batch).numpy()[..., 0]  # [B, N]
   assert np.ptp(batch.x.numpy()[..., 0], axis=1).min() > 0  # firms differ ...
   np.testing.assert_allclose(u, np.broadcast_to(u[:, :1], u.shape), rtol=1e-12)  # ... u doesn't
-  solver.trainer.step(batch, solver.seed(3, 0))
+  solver.trainer.step(batch, solver.state.seed(3, 0))
   assert not np.any(solver.policy.net.w_own.numpy())
   assert all('w_own' not in v.name for v in solver.policy.trainable_variables)

@@ -248,7 +248,7 @@ def test_a_truncated_checkpoint_falls_back_to_the_one_before(tiny_run, tmp_path)
   with open(os.path.join(directory, newest), 'r+b') as f:
     f.truncate(100)
   solver = train.Solver(ks_game.get_config('tiny'))
-  assert solver.attach(workdir) and int(solver.step) == 12  # the checkpoint before the newest
+  assert solver.attach(workdir) and int(solver.state.step) == 12  # the checkpoint before the newest
   for f in data:  # every checkpoint damaged: a message, not a traceback
     with open(os.path.join(directory, f), 'r+b') as fh:
       fh.truncate(100)
@@ -301,3 +301,23 @@ def test_a_run_of_the_oldest_format_resumes_validates_and_loads(tmp_path):
   assert out.returncode == 0, out.stderr[-3000:]
   solution = deepham.load(str(workdir))
   assert solution.config.value.width == []  # as the run was solved: the policy's widths
+
+
+CHECKPOINT_VARIABLES = os.path.join(conftest.REPO, 'tests', 'data', 'checkpoint_variables.json')
+
+
+@pytest.mark.parametrize('variant', ['ks_tiny', 'inv_tiny'])
+def test_the_checkpoint_holds_the_variables_existing_workdirs_hold(variant, tmp_path):
+  """Every variable name of the checkpoint's object graph, with its shape, as in the checkpoints
+  of existing workdirs (tests/data/checkpoint_variables.json: the KS tiny config, and the
+  investment one, whose polish adds polish_record): restoring matches objects by these names."""
+  import json  # pylint: disable=g-import-not-at-top
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  from configs import investment_lq  # pylint: disable=g-import-not-at-top
+  with open(CHECKPOINT_VARIABLES) as f:
+    expected = json.load(f)[variant]
+  config = (ks_game if variant == 'ks_tiny' else investment_lq).get_config('tiny')
+  path = train.Solver(config).state.checkpoint.write(str(tmp_path / 'ckpt'))
+  written = {name: shape for name, shape in tf.train.list_variables(path)
+             if name != '_CHECKPOINTABLE_OBJECT_GRAPH'}
+  assert written == expected

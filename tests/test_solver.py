@@ -18,7 +18,10 @@ from deepham.economies import brock_mirman
 from deepham.economies import ks
 from deepham.solver import networks
 from deepham.solver import policy as policy_lib
+from deepham.solver import pool as pool_lib
+from deepham.solver import run_state
 from deepham.solver import simulate
+from deepham.solver import trainer as trainer_lib
 from deepham.solver import value as value_lib
 from tests import conftest
 
@@ -42,7 +45,7 @@ def _random_cross_sections(econ, n_paths, seed=0, k_max=120.0):
 def gm_solver():
   """A tiny KS solver with fixed and generalized moments and input statistics from a burn-in."""
   s = _solver('tiny,gm2', network__n_fixed_moments=4)
-  s.burn_in()
+  s.phases.burn_in()
   return s
 
 
@@ -91,9 +94,9 @@ def test_refitting_input_statistics_keeps_every_network_the_same(n_fixed, n_gene
 
 def test_fast_game_gives_the_same_objective_and_gradient_as_one_tape():
   s = _solver('tiny', policy__t_unroll=12)
-  s.burn_in()
-  batch = s.next_batch()
-  seed = s.seed(3, 0)
+  s.phases.burn_in()
+  batch = s.pool.next_batch()
+  seed = s.state.seed(3, 0)
   s.trainer.fast = True
   loss_fast, g_fast, _ = s.trainer.loss_and_gradient(batch, seed)
   s.trainer.fast = False
@@ -289,7 +292,7 @@ def test_interrupted_run_resumes_and_ends_as_an_uninterrupted_one(tiny_run, tmp_
                                                                   monkeypatch):
   workdir_full, summary_full = tiny_run
   workdir = str(tmp_path)
-  original = train.Solver.next_batch
+  original = pool_lib.Pool.next_batch
   calls = {'n': 0}
 
   def interrupted(self):
@@ -298,18 +301,18 @@ def test_interrupted_run_resumes_and_ends_as_an_uninterrupted_one(tiny_run, tmp_
       raise KeyboardInterrupt
     return original(self)
 
-  monkeypatch.setattr(train.Solver, 'next_batch', interrupted)
+  monkeypatch.setattr(pool_lib.Pool, 'next_batch', interrupted)
   with pytest.raises(KeyboardInterrupt):
     main.run(ks_game.get_config('tiny'), workdir, 'solve')
-  monkeypatch.setattr(train.Solver, 'next_batch', original)
+  monkeypatch.setattr(pool_lib.Pool, 'next_batch', original)
   solver = train.Solver(ks_game.get_config('tiny'))
-  assert solver.attach(workdir) and int(solver.step) == 6  # resumes, does not start over
+  assert solver.attach(workdir) and int(solver.state.step) == 6  # resumes, does not start over
   summary = main.run(ks_game.get_config('tiny'), workdir, 'solve')
   assert summary['policy_steps'] == 12
   for key in ('final_validation_utility', 'mean_K', 'std_K'):
     np.testing.assert_allclose(summary[key], summary_full[key], rtol=1e-6)
-  a = deepham.load(workdir)._solver.policy.trainable_variables
-  b = deepham.load(workdir_full)._solver.policy.trainable_variables
+  a = deepham.load(workdir).view.policy.trainable_variables
+  b = deepham.load(workdir_full).view.policy.trainable_variables
   for va, vb in zip(a, b):
     np.testing.assert_allclose(va.numpy(), vb.numpy(), rtol=1e-6, atol=1e-7)
 
@@ -341,13 +344,13 @@ def test_validate_needs_a_finished_run(tmp_path):
 
 
 def test_non_finite_loss_stops_cleanly(tmp_path, monkeypatch):
-  original = policy_lib.PolicyTrainer._step
+  original = trainer_lib.PolicyTrainer._step
 
   def poisoned(self, state, seed):
     loss, end, finite = original(self, state, seed)
     return loss * np.nan, end, tf.constant(False)
 
-  monkeypatch.setattr(policy_lib.PolicyTrainer, '_step', poisoned)
+  monkeypatch.setattr(trainer_lib.PolicyTrainer, '_step', poisoned)
   with pytest.raises(errors.NonFiniteError, match='last good checkpoint'):
     main.run(ks_game.get_config('tiny'), str(tmp_path), 'solve')
   assert os.path.exists(tmp_path / 'checkpoints' / 'checkpoint')
@@ -401,7 +404,7 @@ def test_value_networks_take_their_own_width():
 def test_the_final_value_fit_uses_its_own_data_and_epochs(monkeypatch):
   """value.final_every / final_epochs apply to the fit after the last policy round only."""
   s = _solver(value__final_every=10, value__final_epochs=5)
-  s.burn_in()
+  s.phases.burn_in()
   calls = []
   simulate_values, fit = value_lib.simulate_values, s.fitter.fit
 
@@ -415,8 +418,8 @@ def test_the_final_value_fit_uses_its_own_data_and_epochs(monkeypatch):
 
   monkeypatch.setattr(value_lib, 'simulate_values', spy_simulate)
   monkeypatch.setattr(s.fitter, 'fit', spy_fit)
-  s.fit_value('a round')
-  s.fit_value('final policy', final=True)
+  s.phases.fit_value('a round')
+  s.phases.fit_value('final policy', final=True)
   (_, every_round), (_, epochs_round, n_round), (_, every_final), (_, epochs_final, n_final) = calls
   assert (every_round, epochs_round, every_final, epochs_final) == (20, 3, 10, 5)
   vc, paths = s.config.value, s.config.init.n_paths
@@ -522,9 +525,9 @@ def test_the_euler_penalty_trains_toward_the_kuhn_tucker_conditions():
   consumption of the poorest (all of whom save too much under the first policy)."""
   from deepham.solver import probes  # pylint: disable=g-import-not-at-top
   s = _solver(policy__euler_weight=1.0)
-  s.burn_in()
+  s.phases.burn_in()
   penalty = probes.EulerPenalty(s.economy, s.policy, 32, 2.0)
-  cs = train._read(s.distribution)  # pylint: disable=protected-access
+  cs = run_state.read(s.state.distribution)
   variables = list(s.policy.trainable_variables)
   opt = tf.keras.optimizers.Adam(3e-3)
   held_out = lambda: float(penalty(cs, tf.constant([99, 1], tf.int64)))

@@ -12,7 +12,7 @@ from typing import Any, Callable
 
 from deepham import errors
 from deepham.solver import networks
-from deepham.solver import policy as policy_lib
+from deepham.solver import objectives
 
 MODES = ('game', 'planner')
 OBJECTIVES = ('utility', 'euler')
@@ -132,7 +132,7 @@ FIELDS = {
     'policy.euler_weight': Rule(lambda v: _is_number(v) and v >= 0,
                                 'a non-negative number (0: no Euler penalty)'),
     'policy.euler_probes': integer(1),
-    'policy.euler_loss': one_of(policy_lib.EULER_LOSSES),
+    'policy.euler_loss': one_of(objectives.EULER_LOSSES),
     'policy.polish_steps': Rule(lambda v: _is_int(v) and v >= 0,
                                 'a non-negative integer (0: no polish)'),
     'policy.polish_states': Rule(lambda v: _is_int(v) and v >= 0,

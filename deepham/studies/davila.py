@@ -44,26 +44,18 @@ def davila_table(runs: dict[str, str]) -> pd.DataFrame:
   return pd.DataFrame(table, index=[r for _, r, _ in ROWS] + ['seconds'])
 
 
-def _policy_and_distribution(workdir: str):
-  sol = deepham.load(workdir)
-  solver = sol._solver  # pylint: disable=protected-access
-  d = solver.distribution
-  state = base.State(*[tf.convert_to_tensor(v) for v in d])
-  return sol, solver, state
-
-
 def davila_figures(runs: dict[str, str], directory: str) -> None:
   """Saving policies by earnings state, and the wealth and labor-share distributions, of `runs`
   (COLUMNS key -> workdir), one line per run."""
   import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
-  loaded = {k: _policy_and_distribution(v) for k, v in runs.items()}
+  loaded = {k: deepham.load(v).view for k, v in runs.items()}
   labels = dict(COLUMNS)
   # Saving policies by earnings state, at each run's own typical cross-section.
-  any_econ = next(iter(loaded.values()))[1].economy
+  any_econ = next(iter(loaded.values())).economy
   n_e = any_econ.chain.n_e
   fig, axes = plt.subplots(1, n_e, figsize=(4 * n_e, 3.5), squeeze=False)
-  for j, (key, (sol, solver, state)) in enumerate(loaded.items()):
-    econ = solver.economy
+  for j, (key, view) in enumerate(loaded.items()):
+    econ, state = view.economy, view.distribution
     agg = econ.aggregates(state)[:, 0].numpy()
     b = int(np.argmin(np.abs(agg - agg.mean())))
     ref = base.State(state.x[b:b + 1], state.e[b:b + 1], state.z[b:b + 1])
@@ -72,7 +64,7 @@ def davila_figures(runs: dict[str, str], directory: str) -> None:
       own = base.State(tf.constant(grid[None, :, None], state.x.dtype), tf.fill([1, 200], e),
                        ref.z)
       aggs = econ.aggregates(ref)
-      c = econ.consumption(own, solver.policy.conditional_policy(own, ref), aggs)
+      c = econ.consumption(own, view.policy.conditional_policy(own, ref), aggs)
       saving = econ.cash(own, aggs) - c
       axes[0, e].plot(grid, saving.numpy()[0], color=figures.colors(j), label=labels[key])
       axes[0, e].set(title=f'e = {econ.params.e_values[e]:g}', xlabel='assets a',
@@ -82,8 +74,8 @@ def davila_figures(runs: dict[str, str], directory: str) -> None:
   for name, fn in (('wealth', lambda econ, s: s.x[..., 0]),
                    ('labor_share', lambda econ, s: econ.labor_share(s, econ.aggregates(s)))):
     fig, ax = plt.subplots(figsize=(6, 4))
-    for j, (key, (sol, solver, state)) in enumerate(loaded.items()):
-      v = fn(solver.economy, state).numpy().ravel()
+    for j, (key, view) in enumerate(loaded.items()):
+      v = fn(view.economy, view.distribution).numpy().ravel()
       hi = np.percentile(v, 99)
       ax.hist(v[v <= hi], bins=60, density=True, histtype='step',
               color=figures.colors(j), label=labels[key])

@@ -6,8 +6,8 @@
   statistics.py  aggregates, welfare, inequality and the wealth distribution of simulated paths
   report.py      `run`: simulates every method, measures it, writes the workdir's files
 
-`validation.run(solver, workdir)` is what a solve calls; the measures are public for tests,
-benchmarks and studies.
+`validation.run(view, workdir)` is what a solve calls, on the run's RunView (deepham/solution.py);
+the measures are public for tests, benchmarks and studies.
 """
 
 from deepham.validation.bellman import bellman_errors

@@ -140,8 +140,8 @@ def euler_residuals(economy, policy, states: base.State, n_draws: int, n_quadrat
                     seed: int = 0, chunk: int = 512) -> np.ndarray:
   """Euler residuals [S, N] at cross-sections `states`, with the expectation over `n_draws`
   idiosyncratic draws and `n_quadrature` Gauss-Hermite nodes of the aggregate shock."""
-  from deepham.solver import policy as policy_lib  # pylint: disable=g-import-not-at-top
-  objective = policy_lib.EulerObjective(economy, policy)
+  from deepham.solver import objectives  # pylint: disable=g-import-not-at-top
+  objective = objectives.EulerObjective(economy, policy)
   nodes, weights = economy.aggregate_quadrature(n_quadrature)
 
   @tf.function

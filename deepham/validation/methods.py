@@ -19,12 +19,13 @@ class Method(NamedTuple):
   conditional_policy: Callable  # (own, reference) -> action of agents `own` in `reference`
 
 
-def methods_for(solver) -> list[Method]:
-  """DeepHAM (the solver's networks) and, where one exists, the conventional benchmark."""
-  methods = [Method('deepham', 'DeepHAM (this run)', solver.policy, solver.value,
-                    solver.policy.conditional_policy)]
+def methods_for(view) -> list[Method]:
+  """DeepHAM (the networks of the run's RunView, deepham/solution.py) and, where one exists,
+  the conventional benchmark."""
+  methods = [Method('deepham', 'DeepHAM (this run)', view.policy, view.value,
+                    view.policy.conditional_policy)]
   try:
-    bench = conventional.load_benchmark(solver.economy, solver.config.init.benchmark)
+    bench = conventional.load_benchmark(view.economy, view.config.init.benchmark)
   except Exception as exc:  # pylint: disable=broad-except
     logging.info('no conventional benchmark in the validation (%s)', exc)
     return methods

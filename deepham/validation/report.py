@@ -1,4 +1,4 @@
-"""The validation report of a trained solver: every method simulated on the same shocks, its
+"""The validation report of a trained run: every method simulated on the same shocks, its
 accuracy measured on the same procedure, and the results written to the workdir (validation.csv,
 euler_by_wealth.csv, paths.npz, figures/) and returned as summary.json keys.
 
@@ -27,16 +27,16 @@ from deepham.validation import statistics
 _PUBLISHED = os.path.join('data', 'published.json')
 
 
-def run(solver, workdir: str) -> dict:
-  """Validates a trained solver; writes validation.csv, paths.npz and figures/, and returns
-  the summary keys."""
-  cfg, econ = solver.config.validation, solver.economy
+def run(view, workdir: str) -> dict:
+  """Validates a trained run (its RunView, deepham/solution.py); writes validation.csv,
+  paths.npz and figures/, and returns the summary keys."""
+  cfg, econ = view.config.validation, view.economy
   if econ.has_euler_residual:
-    return run_euler(solver, workdir)
-  methods = methods_lib.methods_for(solver)
-  dist = solver.distribution
+    return run_euler(view, workdir)
+  methods = methods_lib.methods_for(view)
+  dist = view.distribution
   n_paths = min(cfg.n_paths, int(dist[0].shape[0]))
-  start = base.State(*[tf.convert_to_tensor(v)[:n_paths] for v in dist])
+  start = base.State(*[v[:n_paths] for v in dist])
   seed = tf.constant([cfg.seed, 7], tf.int64)
   burn = min(cfg.burn, cfg.periods - 1)
   rng = np.random.default_rng(cfg.seed)
@@ -77,7 +77,7 @@ def run(solver, workdir: str) -> dict:
   tails = _tails_report(econ, methods, results, workdir)
   _save_paths(workdir, paths, periods, results, tails.pop('arrays', {}))
   from deepham import figures  # pylint: disable=g-import-not-at-top
-  figures.validation_figures(solver, methods, paths, results, burn,
+  figures.validation_figures(view, methods, paths, results, burn,
                              os.path.join(workdir, 'figures'))
   _log_table(table)
   out = _summary_keys(results, table, methods)
@@ -86,27 +86,27 @@ def run(solver, workdir: str) -> dict:
   return out
 
 
-def run_euler(solver, workdir: str) -> dict:
+def run_euler(view, workdir: str) -> dict:
   """Validation of economies with an Euler residual (the investment economy): residuals along
   test trajectories from the initial condition, and the error against the economy's reference
   policy where it has one."""
-  cfg, econ = solver.config.validation, solver.economy
-  start = solver.fresh_start(10**9 + cfg.seed, n_paths=cfg.n_paths)
+  cfg, econ = view.config.validation, view.economy
+  start = view.fresh_start(10**9 + cfg.seed, n_paths=cfg.n_paths)
   n_paths = int(start.z.shape[0])
-  path = simulate.Simulator(econ, solver.policy, jit_compile=False).path(
+  path = simulate.Simulator(econ, view.policy, jit_compile=False).path(
       start, tf.constant([cfg.seed, 7], tf.int64), cfg.periods, keep_states=True)
   T = cfg.periods
   states = base.State(*[tf.reshape(f, tf.concat([[-1], tf.shape(f)[2:]], 0))
                         for f in path.states])
   logging.info('validation: Euler residuals at %d states (%d draws x %d nodes)',
                int(states.z.shape[0]) * econ.n_agents, cfg.euler_draws, cfg.quadrature)
-  res = euler_lib.euler_residuals(econ, solver.policy, states, cfg.euler_draws, cfg.quadrature,
+  res = euler_lib.euler_residuals(econ, view.policy, states, cfg.euler_draws, cfg.quadrature,
                                   seed=cfg.seed).reshape(T, n_paths, -1)
-  row = dict(method='DeepHAM (this run)', objective=solver.config.policy.objective,
+  row = dict(method='DeepHAM (this run)', objective=view.config.policy.objective,
              **econ.headline({}), euler_mse_test=float(np.mean(res ** 2)),
              euler_abs_p50=float(np.percentile(np.abs(res), 50)),
              euler_abs_p99=float(np.percentile(np.abs(res), 99)))
-  u = solver.policy(states).numpy()[..., 0].reshape(T, n_paths, -1)
+  u = view.policy(states).numpy()[..., 0].reshape(T, n_paths, -1)
   arrays = dict(residuals=res, policy=u, mean_x=path.aggregates.numpy()[..., 0])
   reference = econ.reference_policy()
   if reference is not None:

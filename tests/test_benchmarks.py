@@ -10,6 +10,7 @@ import pytest
 from tests import conftest
 
 
+@pytest.mark.slow  # child processes for each N
 def test_scaling_script_prints_one_figure_line_per_n():
   env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2')
   out = subprocess.run([sys.executable, 'benchmarks/scaling.py', '--n_agents=4',

@@ -89,6 +89,7 @@ def test_product_loss_is_unbiased_where_the_square_loss_is_not():
     objectives.EulerObjective(econ, econ.exact_policy, loss='cube')
 
 
+@pytest.mark.slow  # a minute; the short-training tests cover the Euler losses
 def test_antithetic_draws_remove_the_draw_noise_of_the_square_loss():
   """With nu = 1 the residual is linear in the idiosyncratic shocks at the exact policy: the
   mean over a draw and its mirror is the exact expectation, so the antithetic loss is zero to
@@ -115,8 +116,8 @@ def test_antithetic_draws_remove_the_draw_noise_of_the_square_loss():
   assert losses['antithetic'].std() < 0.01 * losses['square'].std()
 
 
-@pytest.mark.parametrize('objective, own_state', [('euler', False), ('utility', False),
-                                                  ('euler', True)])
+@pytest.mark.parametrize('objective, own_state', [
+    ('euler', False), pytest.param('utility', False, marks=pytest.mark.slow), ('euler', True)])
 def test_short_training_moves_the_policy_toward_the_exact_one(objective, own_state, tmp_path):
   config = investment_lq.get_config()
   config.network.policy_own_state = own_state  # True: u(x, X) as in Kahou et al.
@@ -148,6 +149,7 @@ def test_short_training_moves_the_policy_toward_the_exact_one(objective, own_sta
   assert os.path.exists(tmp_path / 'report' / 'investment_paths_by_nu.png')
 
 
+@pytest.mark.slow  # 1.5 min; the best-response polish test covers polish.py by default
 def test_polish_takes_a_rough_policy_to_the_exact_one(tmp_path):
   """L-BFGS on the antithetic Euler loss over a fixed sample: at nu = 1 that loss is zero at the
   exact policy only, so from the warm start (u = delta x, errors of 50%) the polish reaches the

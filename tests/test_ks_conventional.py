@@ -95,6 +95,7 @@ def test_shipped_solution_meets_the_reference_figures():
     assert 0.95 < sol.stats['alm'][state][1] < 0.975
 
 
+@pytest.mark.slow  # a full-grid solve; the reduced-grid test checks convergence
 def test_fresh_solve_reproduces_the_shipped_solution():
   shipped = ks_solution.KSSolution.load(conftest.SHIPPED_KS)
   fresh = krusell_smith.solve(ks.KSParams(), krusell_smith.KSMethodParams())

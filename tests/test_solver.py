@@ -119,6 +119,7 @@ def test_gradient_isolation(mode, price_taking, others, prices):
                                     mode, price_taking, others, prices)
 
 
+@pytest.mark.slow  # a full Brock-Mirman solve; the investment economy's exact LQ policy is the default closed-form check
 def test_brock_mirman_saving_rate_is_alpha_beta(tmp_path):
   """Brock and Mirman (1972): log utility, full depreciation; the optimal saving rate of output
   is alpha * beta whatever the state. DeepHAM's learned rate is within 1% of it."""

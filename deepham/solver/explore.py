@@ -30,13 +30,12 @@ def draw(u: tf.Tensor, floor: tf.Tensor, x_max: tf.Tensor, reach: float) -> tf.T
 
 
 def widen_agents(state: base.State, floor, moved: tf.Tensor, u: tf.Tensor,
-                 reach: float, x_max: tf.Tensor | None = None) -> base.State:
+                 reach: float) -> base.State:
   """`state` with the agents where moved [B, N] is True put at explored states (uniforms
-  u [B, N, n_x]); x_max [n_x] defaults to the largest x in `state`, per dimension."""
+  u [B, N, n_x]); x_max is the largest x in `state`, per dimension."""
   x = state.x
   floor = tf.constant(np.asarray(floor, dtype=np.float64), x.dtype)
-  if x_max is None:
-    x_max = tf.reduce_max(tf.reshape(x, [-1, x.shape[-1]]), axis=0)
+  x_max = tf.reduce_max(tf.reshape(x, [-1, x.shape[-1]]), axis=0)
   x = tf.where(moved[..., None], draw(tf.cast(u, x.dtype), floor, x_max, reach), x)
   return base.State(x, state.e, state.z)
 

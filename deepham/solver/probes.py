@@ -10,6 +10,7 @@ probes drawn over the whole region `solver/explore.py` explores: a pointwise con
 the utility objective lacks where the simulated paths rarely go.
 """
 
+import numpy as np
 import tensorflow as tf
 
 from deepham.economies import base
@@ -54,14 +55,13 @@ def draw_probes(cross_sections: base.State, floor, n_e: int, per_section: int, r
   explored states (from the floor to `reach` times the largest state of `cross_sections`) and
   their idiosyncratic states uniformly."""
   s = tf.random.experimental.stateless_split(seed, 2)
-  S = tf.shape(cross_sections.z)[0]
+  x = cross_sections.x
+  S, n_x = tf.shape(cross_sections.z)[0], x.shape[-1]
   e = tf.random.stateless_uniform([S, per_section], s[0], maxval=n_e, dtype=tf.int32)
-  like = base.State(tf.zeros([S, per_section, cross_sections.x.shape[-1]],
-                             cross_sections.x.dtype), e, cross_sections.z)
-  everyone = tf.ones([S, per_section], tf.bool)
-  u = tf.random.stateless_uniform(tf.shape(like.x), s[1], dtype=like.x.dtype)
-  x_max = tf.reduce_max(tf.reshape(cross_sections.x, [-1, cross_sections.x.shape[-1]]), axis=0)
-  return explore.widen_agents(like, floor, everyone, u, reach, x_max=x_max)
+  u = tf.random.stateless_uniform([S, per_section, n_x], s[1], dtype=x.dtype)
+  x_max = tf.reduce_max(tf.reshape(x, [-1, n_x]), axis=0)
+  floor = tf.constant(np.asarray(floor, dtype=np.float64), x.dtype)
+  return base.State(explore.draw(u, floor, x_max, reach), e, cross_sections.z)
 
 
 class EulerPenalty:
@@ -80,6 +80,6 @@ class EulerPenalty:
     econ = self.economy
     own = draw_probes(cross_sections, econ.state_floor, econ.chain.n_e, self.per_section,
                       self.reach, seed)
-    errors, _ = euler_errors(econ, lambda s, a: tf.stop_gradient(self.policy(s)),
+    errors, _ = euler_errors(econ, lambda s, a: self.policy(s),
                              self.policy.conditional_policy, own, cross_sections)
     return tf.reduce_mean(tf.square(errors))

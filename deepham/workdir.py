@@ -80,6 +80,7 @@ _ADDED_FIELDS = (
     ('deepham', 'network.floor_features', False),
     ('deepham', 'policy.euler_weight', 0.0),
     ('deepham', 'policy.euler_probes', 16),
+    ('deepham', 'policy.polish_target', 'objective'),
 )
 
 

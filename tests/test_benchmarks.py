@@ -42,3 +42,15 @@ def test_gm_grid_accuracy_script_validates_a_run_both_ways(tmp_path):
   # The grid interpolates the basis to far better than the Bellman error's size.
   assert abs(result['grid_optimality_mean'] - result['exact_optimality_mean']) < (
       0.01 * result['exact_optimality_mean'])
+
+
+def test_irf_script_times_both_methods():
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2')
+  out = subprocess.run([sys.executable, 'benchmarks/irf.py', '--config=configs/ks_game.py:tiny',
+                        '--states=8', '--horizon=3'], cwd=conftest.REPO, env=env,
+                       capture_output=True, text=True, timeout=300)
+  assert out.returncode == 0, out.stderr[-2000:]
+  result = json.loads([l for l in out.stdout.splitlines() if l.startswith('{')][-1])
+  assert result['shock'] == 'z=1->0' and result['states'] == 8
+  for key in ('deepham_response_seconds', 'ks_response_seconds', 'seconds'):
+    assert result[key] > 0, key

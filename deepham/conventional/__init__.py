@@ -32,7 +32,8 @@ def _without_aggregate_shocks(economy) -> bool:
 # economy name (economies.REGISTRY) -> (loader(economy, path) -> Benchmark, serves(economy):
 # whether the benchmark solves that economy, rather than only giving it a starting rule).
 # A Benchmark has .key (its summary.json key), .name, .policy, .conditional_policy, .raw and
-# .evaluate (the value, as validation reads it).
+# .evaluate (the value, as validation reads it), and .aggregate_forecast: (K0 [B], z [T, B]) ->
+# the aggregate path [T, B] its agents expect (den Haan's statistic), or None.
 REGISTRY = {
     'ks': (_ks, lambda economy: True),
     'davila': (_aiyagari, _without_aggregate_shocks),  # the stationary equilibrium

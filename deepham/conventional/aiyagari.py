@@ -202,6 +202,7 @@ class Benchmark:
   """An Aiyagari solution used in the N-agent Davila economy (prices from that economy's K)."""
   key = 'aiyagari'  # summary.json key
   name = 'Aiyagari (stationary)'
+  aggregate_forecast = None  # its agents expect constant prices
 
   def __init__(self, solution: AiyagariSolution, economy: davila.Davila):
     self.solution, self.economy = solution, economy

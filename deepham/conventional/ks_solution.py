@@ -162,6 +162,16 @@ class Benchmark:
     K = tf.broadcast_to(mean_raw[..., 0], tf.shape(own.e))
     return self.solution.interpolate('value', own.x[..., 0], K, own.z[:, None], own.e)
 
+  def aggregate_forecast(self, K0: np.ndarray, z: np.ndarray) -> np.ndarray:
+    """The aggregate path [T, B] the KS method's agents expect: K_0 = K0 [B], then
+    ln K_{t+1} = a(z_t) + b(z_t) ln K_t along the aggregate states z [T, B] (den Haan 2010)."""
+    alm = np.asarray(self.solution.alm)
+    K = [np.asarray(K0, np.float64)]
+    for t in range(z.shape[0] - 1):
+      a, b = alm[z[t], 0], alm[z[t], 1]
+      K.append(np.exp(a + b * np.log(K[-1])))
+    return np.stack(K)
+
   def conditional_policy(self, own: base.State, reference: base.State) -> tf.Tensor:
     """Actions of agents `own` [B, G] living in the cross-section `reference` [B, N]."""
     return self.policy(own, self.economy.aggregates(reference))

@@ -70,6 +70,7 @@ class Economy(abc.ABC):
   # What a policy of this economy outputs, and what summary statistics mean (for logs and docs).
   action_name: str = 'action'
   aggregate_names: tuple[str, ...] = ('K',)
+  state_names: tuple[str, ...] = ('x',)  # of the endogenous individual states (KS: 'k')
 
   # --- states and shocks -------------------------------------------------------------------------
   @abc.abstractmethod
@@ -213,6 +214,16 @@ class Economy(abc.ABC):
   def statistics(self, state: State) -> dict[str, tf.Tensor]:
     """Per-path aggregate statistics [B] named by `aggregate_names` (KS: {'K': mean k})."""
     return {name: self.aggregates(state)[:, i] for i, name in enumerate(self.aggregate_names)}
+
+  def quantities(self, state: State, action: tf.Tensor,
+                 aggregates: tf.Tensor) -> dict[str, tf.Tensor]:
+    """Per-path quantities [B] an experiment reports each period (deepham/experiments): the
+    aggregates by name and, where consumption is defined, its mean C; economies add their
+    prices and output."""
+    out = {name: aggregates[:, i] for i, name in enumerate(self.aggregate_names)}
+    if self.has_consumption:
+      out['C'] = tf.reduce_mean(self.consumption(state, action, aggregates), axis=1)
+    return out
 
   has_consumption = False
 

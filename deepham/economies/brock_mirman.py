@@ -46,6 +46,7 @@ class BrockMirman(base.Economy):
   """Independent Brock-Mirman agents; action = consumption share of output."""
   action_name = 'consumption share'
   aggregate_names = ('K',)
+  state_names = ('k',)
 
   def __init__(self, params: BMParams):
     self.params = params

@@ -95,6 +95,7 @@ class Davila(base.ConsumptionSavings):
   """N households, CRRA utility, borrowing limit 0; action = consumption share of cash."""
   action_name = 'consumption share'
   aggregate_names = ('K',)
+  state_names = ('k',)
 
   def __init__(self, params: DavilaParams):
     self.params = params
@@ -115,6 +116,14 @@ class Davila(base.ConsumptionSavings):
     r = Z * p.alpha * (K / L) ** (p.alpha - 1) - p.delta
     w = Z * (1 - p.alpha) * (K / L) ** p.alpha
     return r, w
+
+  def quantities(self, state, action, aggregates):
+    """K and C, output Y, the interest rate r and the wage w."""
+    out = super().quantities(state, action, aggregates)
+    K, z = aggregates[:, 0], state.z
+    r, w = self.prices(K, z)
+    out.update(Y=self.production(K, z), r=r, w=w)
+    return out
 
   def utility(self, c):
     s = self.params.sigma

@@ -77,6 +77,7 @@ class LucasPrescott(base.Economy):
   """N price-taking firms with adjustment costs; the action is investment u (unbounded)."""
   action_name = 'investment u'
   aggregate_names = ('X', 'X_nu')  # mean(x) and mean(x^nu), which sets the price
+  state_names = ('x',)
   n_agent_noise = 1
   n_aggregate_noise = 1
 
@@ -95,6 +96,12 @@ class LucasPrescott(base.Economy):
   def price(self, aggregates):
     """p = alpha_0 - alpha_1 mean(x^nu); aggregates [B, 2] = (mean x, mean x^nu)."""
     return self.params.alpha_0 - self.params.alpha_1 * aggregates[:, 1:2]
+
+  def quantities(self, state, action, aggregates):
+    """The aggregates X and X_nu, the price p and mean investment u."""
+    out = super().quantities(state, action, aggregates)
+    out.update(p=self.price(aggregates)[:, 0], u=tf.reduce_mean(action[..., 0], axis=1))
+    return out
 
   def payoff(self, x, u, aggregates):
     return self.price(aggregates) * x - 0.5 * self.params.gamma * u ** 2

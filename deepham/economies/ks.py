@@ -91,6 +91,7 @@ class KSParams(params.Params):
 class KrusellSmith(base.ConsumptionSavings):
   """The N-household Krusell-Smith economy. The action is the consumption share of wealth."""
   action_name = 'consumption share'
+  state_names = ('k',)
   aggregate_names = ('K',)
 
   def __init__(self, params: KSParams):
@@ -161,6 +162,14 @@ class KrusellSmith(base.ConsumptionSavings):
 
   def inverse_marginal_utility(self, m):
     return 1 / m
+
+  def quantities(self, state, action, aggregates):
+    """K and C, output Y, the net return r = R - 1 and the wage w."""
+    out = super().quantities(state, action, aggregates)
+    K, z = aggregates[:, 0], state.z
+    R, w = self.prices(K, z)
+    out.update(Y=self.production(K, z), r=R - 1, w=w)
+    return out
 
   def steady_state_share(self) -> float:
     """Consumption share that keeps K at k_ss in the deterministic economy (Z = 1, L = 1)."""

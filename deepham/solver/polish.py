@@ -1,7 +1,8 @@
 """The polish after the Adam steps: L-BFGS on a fixed sample, where the objective is a
 deterministic function of the policy's parameters (`polish`: the antithetic Euler loss;
 `polish_best_response`: one price-taking agent's utility against the economy the current policy
-makes, a best response).
+makes, a best response; `polish_euler_errors`: the squared Euler errors of price-taking probe
+agents, on the paths and over the explored region).
 """
 
 import numpy as np
@@ -9,6 +10,7 @@ import tensorflow as tf
 
 from deepham.economies import base
 from deepham.solver import objectives
+from deepham.solver import probes
 from deepham.solver import trainer as trainer_lib
 
 
@@ -39,27 +41,14 @@ def polish(objective: objectives.EulerObjective, states: base.State, iterations:
   n_chunks = -(-S // per_chunk)
   noise = tf.random.stateless_normal([S, N, econ.n_agent_noise], seed, dtype=states.x.dtype)
 
-  @tf.function
-  def loss_and_gradient(theta):
-    assign(theta)
-    loss = tf.zeros([], states.x.dtype)
-    grads = [tf.zeros_like(v) for v in variables]
-    for i in tf.range(n_chunks):
-      lo = i * per_chunk
-      part = base.State(*[f[lo:lo + per_chunk] for f in states])
-      with tf.GradientTape() as tape:  # sum of squares / (S N), the chunk's share of the mean
-        res = polish_obj.residual(part, None, antithetic=True, noise=noise[lo:lo + per_chunk])
-        part_loss = tf.reduce_sum(tf.square(res)) / (S * N)
-      grads = [a + b for a, b in zip(grads, tape.gradient(
-          part_loss, variables, unconnected_gradients=tf.UnconnectedGradients.ZERO))]
-      loss += part_loss
-    return loss, _flat(grads)
+  def chunk_loss(lo):  # sum of squares / (S N), the chunk's share of the mean
+    part = base.State(*[f[lo:lo + per_chunk] for f in states])
+    res = polish_obj.residual(part, None, antithetic=True, noise=noise[lo:lo + per_chunk])
+    return tf.reduce_sum(tf.square(res)) / (S * N)
 
-  theta = _flat(variables)
-  theta, start_loss, done = _lbfgs(loss_and_gradient, theta, iterations, report_every, progress)
-  assign(theta)
-  return dict(polish_loss_start=start_loss, polish_loss_end=float(loss_and_gradient(theta)[0]),
-              polish_iterations=done)
+  loss_and_gradient = _chunked(variables, assign, n_chunks, per_chunk, chunk_loss,
+                               states.x.dtype)
+  return _minimise(variables, assign, loss_and_gradient, iterations, report_every, progress)
 
 
 def polish_best_response(trainer: trainer_lib.PolicyTrainer, states: base.State,
@@ -100,6 +89,69 @@ def polish_best_response(trainer: trainer_lib.PolicyTrainer, states: base.State,
       grads = [a + b * (n / S) for a, b in zip(grads, g)]
     return loss, _flat(grads)
 
+  return _minimise(variables, assign, loss_and_gradient, iterations, report_every, progress)
+
+
+def polish_euler_errors(economy: base.Economy, policy, states: base.State, per_section: int,
+                        reach: float, iterations: int, seed: tf.Tensor, chunk_sections: int = 128,
+                        report_every: int = 25, progress=None) -> dict:
+  """Polishes a consumption-savings game's policy by L-BFGS on the mean squared Euler error
+  (with the constraint: probes.euler_errors) of price-taking agents in the cross-sections
+  `states` [S, N]: each cross-section's own N agents and `per_section` probes drawn over the
+  explored region (probes.draw_probes: from the floor to `reach` times the largest state).
+
+  The expectation over next period's exogenous states is exact, so on fixed cross-sections and
+  probes the loss is a deterministic function of the parameters, zero exactly where every
+  agent's Kuhn-Tucker conditions hold, and its gradient (through the cross-section's next state
+  too) is exact: what L-BFGS needs. It is pointwise: it reaches the constraint and the rich tail,
+  where the utility objective's simulated paths carry little signal (docs/results.md).
+
+  Returns the loss before and after and the number of iterations done.
+  """
+  drawn = probes.draw_probes(states, economy.state_floor, economy.chain.n_e, per_section, reach,
+                             seed)
+  own = base.State(tf.concat([states.x, drawn.x], 1), tf.concat([states.e, drawn.e], 1),
+                   states.z)
+  variables = list(policy.trainable_variables)
+  assign = _assigner(variables)
+  S = int(states.z.shape[0])
+  n_chunks = -(-S // chunk_sections)
+  count = tf.cast(tf.size(own.e), states.x.dtype)
+
+  def chunk_loss(lo):  # sum of squares / count: the chunk's share of the mean
+    part = base.State(*[f[lo:lo + chunk_sections] for f in states])
+    part_own = base.State(*[f[lo:lo + chunk_sections] for f in own])
+    errors, _ = probes.euler_errors(economy, lambda s, a: policy(s), policy.conditional_policy,
+                                    part_own, part, hold_cross_section=False)
+    return tf.reduce_sum(tf.square(errors)) / count
+
+  loss_and_gradient = _chunked(variables, assign, n_chunks, chunk_sections, chunk_loss,
+                               states.x.dtype)
+  return _minimise(variables, assign, loss_and_gradient, iterations, report_every, progress)
+
+
+def _chunked(variables, assign, n_chunks: int, per_chunk: int, chunk_loss, dtype):
+  """theta -> (loss, flat gradient): the sum over chunks of chunk_loss(first index), compiled,
+  so that memory holds one chunk's graph at a time."""
+
+  @tf.function
+  def loss_and_gradient(theta):
+    assign(theta)
+    loss = tf.zeros([], dtype)
+    grads = [tf.zeros_like(v) for v in variables]
+    for i in tf.range(n_chunks):
+      with tf.GradientTape() as tape:
+        part_loss = chunk_loss(i * per_chunk)
+      grads = [a + b for a, b in zip(grads, tape.gradient(
+          part_loss, variables, unconnected_gradients=tf.UnconnectedGradients.ZERO))]
+      loss += part_loss
+    return loss, _flat(grads)
+  return loss_and_gradient
+
+
+def _minimise(variables, assign, loss_and_gradient, iterations, report_every, progress) -> dict:
+  """L-BFGS from the current parameters; leaves the best point found in `variables` and returns
+  the loss before and after and the iterations done."""
   theta, start_loss, done = _lbfgs(loss_and_gradient, _flat(variables), iterations,
                                    report_every, progress)
   assign(theta)

@@ -26,20 +26,24 @@ def no_shocks(state: base.State) -> base.Shocks:
 
 
 def euler_errors(economy: base.Economy, policy, conditional_policy, own: base.State,
-                 cross_sections: base.State) -> tuple[tf.Tensor, tf.Tensor]:
+                 cross_sections: base.State, hold_cross_section: bool = True
+                 ) -> tuple[tf.Tensor, tf.Tensor]:
   """(Euler errors [S, G], mask of unconstrained probes) of probe agents `own` [S, G] (their
   own x and e, the cross-sections' z) in `cross_sections` [S, N].
 
   policy(state, aggregates) -> action of every agent of `state`; conditional_policy(own,
-  reference) -> action of agents `own` in the cross-section `reference`. The cross-section's
-  next state is held fixed for gradients: the probes are price takers.
+  reference) -> action of agents `own` in the cross-section `reference`. The probes are price
+  takers either way; `hold_cross_section` also holds the cross-section's next state fixed for
+  gradients (a price taker's step, the penalty), where False lets the gradient through it too
+  (the exact gradient of the errors, which the L-BFGS polish needs).
   """
   aggs = economy.aggregates(cross_sections)
   action = conditional_policy(own, cross_sections)
   x_own, _ = economy.transition(own, action, aggs, no_shocks(own))
   others = policy(cross_sections, aggs)
   x_next, _ = economy.transition(cross_sections, others, aggs, no_shocks(cross_sections))
-  x_next = tf.stop_gradient(x_next)
+  if hold_cross_section:
+    x_next = tf.stop_gradient(x_next)
   probs = economy.exogenous_outcomes(own)
   outcomes = []
   for m, nxt in economy.outcome_states(x_own, own.z):

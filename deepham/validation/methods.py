@@ -17,6 +17,9 @@ class Method(NamedTuple):
   policy: Callable  # (state, aggregates) -> action
   value: Any  # .raw(dist), .evaluate(own, mean_raw)
   conditional_policy: Callable  # (own, reference) -> action of agents `own` in `reference`
+  # (first aggregate at t = 0 [B], aggregate states [T, B]) -> the path [T, B] of the first
+  # aggregate that the method's agents expect (a conventional method's law of motion), or None.
+  aggregate_forecast: Callable | None = None
 
 
 def methods_for(view) -> list[Method]:
@@ -30,5 +33,5 @@ def methods_for(view) -> list[Method]:
     logging.info('no conventional benchmark in the validation (%s)', exc)
     return methods
   methods.append(Method(bench.key, f'{bench.name} (same procedure)', bench.policy, bench,
-                        bench.conditional_policy))
+                        bench.conditional_policy, bench.aggregate_forecast))
   return methods

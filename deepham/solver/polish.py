@@ -100,11 +100,16 @@ def polish_euler_errors(economy: base.Economy, policy, states: base.State, per_s
   `states` [S, N]: each cross-section's own N agents and `per_section` probes drawn over the
   explored region (probes.draw_probes: from the floor to `reach` times the largest state).
 
-  The expectation over next period's exogenous states is exact, so on fixed cross-sections and
-  probes the loss is a deterministic function of the parameters, zero exactly where every
-  agent's Kuhn-Tucker conditions hold, and its gradient (through the cross-section's next state
-  too) is exact: what L-BFGS needs. It is pointwise: it reaches the constraint and the rich tail,
-  where the utility objective's simulated paths carry little signal (docs/results.md).
+  Each cross-section's next state is recorded under the policy before the polish and held
+  fixed, as a price taker takes it: the polish is a best response in Euler form, and called
+  again on a fresh pool (policy.polish_rounds) it iterates towards the fixed point. Letting the
+  policy move the cross-section's next state too is unsound: the errors then also fall along
+  paths that satisfy every one-period Euler equation and drift away from the equilibrium
+  (measured on KS: mean K went from 39 to 145; docs/results.md). The expectation over next
+  period's exogenous states is exact, so on fixed cross-sections and probes the loss is a
+  deterministic function of the parameters, zero exactly where every agent's Kuhn-Tucker
+  conditions hold, with an exact gradient: what L-BFGS needs. It is pointwise: it reaches the
+  constraint and the rich tail, where the utility objective's paths carry little signal.
 
   Returns the loss before and after and the number of iterations done.
   """
@@ -112,17 +117,20 @@ def polish_euler_errors(economy: base.Economy, policy, states: base.State, per_s
                              seed)
   own = base.State(tf.concat([states.x, drawn.x], 1), tf.concat([states.e, drawn.e], 1),
                    states.z)
+  S = int(states.z.shape[0])
+  step = lambda part: probes.next_cross_section(economy, lambda s, a: policy(s), part)
+  x_next = tf.concat([step(base.State(*[f[lo:lo + chunk_sections] for f in states]))
+                      for lo in range(0, S, chunk_sections)], 0)
   variables = list(policy.trainable_variables)
   assign = _assigner(variables)
-  S = int(states.z.shape[0])
   n_chunks = -(-S // chunk_sections)
   count = tf.cast(tf.size(own.e), states.x.dtype)
 
   def chunk_loss(lo):  # sum of squares / count: the chunk's share of the mean
     part = base.State(*[f[lo:lo + chunk_sections] for f in states])
     part_own = base.State(*[f[lo:lo + chunk_sections] for f in own])
-    errors, _ = probes.euler_errors(economy, lambda s, a: policy(s), policy.conditional_policy,
-                                    part_own, part, hold_cross_section=False)
+    errors, _ = probes.euler_errors(economy, None, policy.conditional_policy, part_own, part,
+                                    x_next=x_next[lo:lo + chunk_sections])
     return tf.reduce_sum(tf.square(errors)) / count
 
   loss_and_gradient = _chunked(variables, assign, n_chunks, chunk_sections, chunk_loss,

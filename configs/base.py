@@ -89,11 +89,7 @@ def get_config() -> ml_collections.ConfigDict:
       euler_loss='square',  # Euler objective: 'square' of one draw | 'product' of two draws
       polish_steps=0,  # L-BFGS iterations after the Adam rounds (per best response); 0: none
       polish_states=0,  # cross-sections of the pool the polish uses; 0: all
-      polish_rounds=1,  # polishes of the utility objective, each on a fresh pool
-      # What the utility objective's polish minimises: 'objective' (a best response) |
-      # 'euler_errors' (squared Euler errors of the pool's agents and euler_probes probes per
-      # cross-section; consumption-savings games).
-      polish_target='objective',
+      polish_rounds=1,  # best responses of the utility objective's polish
   ))
   config.run = ml_collections.ConfigDict(dict(
       log_every=500,  # policy steps between metrics rows (and validation utility)

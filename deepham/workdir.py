@@ -80,7 +80,6 @@ _ADDED_FIELDS = (
     ('deepham', 'network.floor_features', False),
     ('deepham', 'policy.euler_weight', 0.0),
     ('deepham', 'policy.euler_probes', 16),
-    ('deepham', 'policy.polish_target', 'objective'),
 )
 
 

@@ -540,49 +540,20 @@ def test_the_euler_penalty_trains_toward_the_kuhn_tucker_conditions():
   assert held_out() < 0.5 * before
 
 
-def test_the_euler_error_polish_lowers_the_errors_beyond_its_sample():
-  """L-BFGS on the squared Euler errors of a fixed sample of cross-sections and probes lowers
-  the errors on cross-sections and probes it has not seen, as the pointwise condition should."""
-  from deepham.solver import polish  # pylint: disable=g-import-not-at-top
-  from deepham.solver import probes  # pylint: disable=g-import-not-at-top
-  s = _solver()
-  s.phases.burn_in()
-  s.pool.refresh()
-  pool = [tf.convert_to_tensor(v) for v in s.state.pool]
-  sample, held = base.State(*[v[:32] for v in pool]), base.State(*[v[32:64] for v in pool])
-  penalty = probes.EulerPenalty(s.economy, s.policy, 32, 2.0)
-  held_out = lambda: float(penalty(held, tf.constant([99, 1], tf.int64)))
-  before = held_out()
-  out = polish.polish_euler_errors(s.economy, s.policy, sample, 16, 2.0, 25,
-                                   tf.constant([3, 4], tf.int64))
-  assert out['polish_loss_end'] < 0.2 * out['polish_loss_start']
-  assert held_out() < 0.3 * before
-
-
-def _use_probes(config, field):
-  """`config`, using probe agents' Euler errors through `field`."""
-  if field == 'policy.euler_weight':
-    config.policy.euler_weight = 1.0
-  else:
-    config.policy.polish_steps, config.policy.polish_target = 5, 'euler_errors'
-  return config
-
-
-@pytest.mark.parametrize('field', ['policy.euler_weight', 'policy.polish_target'])
 @pytest.mark.parametrize('override', [dict(mode='planner'), dict(price_taking=False)])
-def test_euler_errors_in_training_need_a_price_taking_game(field, override):
-  config = _use_probes(ks_game.get_config('tiny'), field)
-  main.check(config)  # the KS game itself is accepted
+def test_the_euler_penalty_needs_a_price_taking_game(override):
+  config = ks_game.get_config('tiny')
+  config.policy.euler_weight = 1.0
   if 'mode' in override:
     config.mode = override['mode']
   else:
     config.policy.price_taking = override['price_taking']
-  with pytest.raises(errors.ConfigError, match=field):
+  with pytest.raises(errors.ConfigError, match='policy.euler_weight'):
     main.check(config)
 
 
-@pytest.mark.parametrize('field', ['policy.euler_weight', 'policy.polish_target'])
-def test_euler_errors_in_training_need_an_economy_that_defines_them(field):
-  config = _use_probes(bm_config.get_config(), field)
-  with pytest.raises(errors.ConfigError, match=field):
+def test_the_euler_penalty_needs_euler_errors():
+  config = bm_config.get_config()
+  config.policy.euler_weight = 1.0
+  with pytest.raises(errors.ConfigError, match='policy.euler_weight'):
     main.check(config)

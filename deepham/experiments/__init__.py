@@ -66,8 +66,11 @@ def _load(workdir: str):
 
 
 def methods_of(view) -> list[methods_lib.Method]:
-  """The methods of a run's validation, and the economy's reference policy if it has one."""
+  """The methods of a run's validation, and the economy's reference policy if it has one;
+  DeepHAM without a value where the run trained none (the Euler objective)."""
   methods = methods_lib.methods_for(view)
+  if view.config.policy.objective != 'utility':  # its value networks were never fitted
+    methods = [m._replace(value=None) if m.key == 'deepham' else m for m in methods]
   reference = view.economy.reference_policy()
   if reference is not None:
     methods.append(methods_lib.Method('reference', 'reference policy',

@@ -18,7 +18,6 @@ MODES = ('game', 'planner')
 OBJECTIVES = ('utility', 'euler')
 INIT_POLICIES = ('economy', 'benchmark')
 DTYPES = ('float32', 'float64')
-POLISH_TARGETS = ('objective', 'euler_errors')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -139,8 +138,8 @@ FIELDS = {
     'policy.polish_states': Rule(lambda v: _is_int(v) and v >= 0,
                                  'a non-negative integer (0: the whole pool)'),
     'policy.polish_rounds': Rule(lambda v: _is_int(v) and v >= 1,
-                                 "a positive integer (polishes of the utility objective)"),
-    'policy.polish_target': one_of(POLISH_TARGETS),
+                                 "a positive integer (best responses of the utility objective's "
+                                 'polish)'),
     'run.log_every': integer(1),
     'run.checkpoint_every': integer(1),
     'run.validation_periods': integer(1),
@@ -199,7 +198,7 @@ def check(config, economy=None) -> None:
   if pool < p.batch_size:
     _fail('policy.batch_size', f'at most the pool size init.n_paths * policy.pool_last / '
           f'policy.pool_every ({pool})', p.batch_size)
-  if p.polish_steps and p.objective == 'utility' and p.polish_target == 'objective' and not (
+  if p.polish_steps and p.objective == 'utility' and not (
       config.mode == 'game' and p.price_taking and p.fast_game):
     _fail('policy.polish_steps', '0 here: the polish of the utility objective is a best '
           'response of one price-taking agent, which needs mode=game with '
@@ -226,20 +225,14 @@ def _check_with_economy(config, economy) -> None:
       _fail(field, f'off (0 or False) for {name}, which declares no state_floor',
             config[section][key])
   p = config.policy
-  # (field, whether it uses probe agents' Euler errors, its value, the value that does not)
-  probe_fields = (
-      ('policy.euler_weight', bool(p.euler_weight), p.euler_weight, '0'),
-      ('policy.polish_target', p.polish_steps and p.polish_target == 'euler_errors',
-       p.polish_target, "'objective'"))
-  for field, used, value, off in probe_fields:
-    if not used:
-      continue
-    if not economy.has_euler_errors:
-      _fail(field, f'{off} for {name}, which defines no Euler errors with a borrowing floor '
-            '(euler_errors)', value)
-    if not (p.objective == 'utility' and config.mode == 'game' and p.price_taking):
-      _fail(field, f"{off} unless policy.objective='utility', mode='game' and "
-            "policy.price_taking=True: it uses a price taker's Euler equation", value)
+  if p.euler_weight and not economy.has_euler_errors:
+    _fail('policy.euler_weight', f'0 for {name}, which defines no Euler errors with a borrowing '
+          'floor (euler_errors)', p.euler_weight)
+  if p.euler_weight and not (p.objective == 'utility' and config.mode == 'game'
+                             and p.price_taking):
+    _fail('policy.euler_weight', "0 unless policy.objective='utility', mode='game' and "
+          "policy.price_taking=True: the penalty is a price taker's Euler equation",
+          p.euler_weight)
   euler_validation = economy.has_euler_residual
   if config.policy.objective == 'euler' and not euler_validation:
     _fail('policy.objective', f"'utility' for {name}, which defines no Euler residual", 'euler')

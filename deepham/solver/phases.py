@@ -118,43 +118,32 @@ class Phases:
 
   def polish(self) -> None:
     """L-BFGS after the Adam rounds, on the states of a fresh pool simulated under the current
-    policy (the first policy.polish_states of them), at most policy.polish_steps iterations.
-    Euler objective: one polish on the antithetic Euler loss. Utility objective:
-    policy.polish_rounds polishes, each on a fresh pool, of policy.polish_target: the run's
-    objective (a best response, solver/polish.py: polish_best_response, with fresh shocks) or
-    'euler_errors' (polish_euler_errors, with fresh probe agents)."""
+    policy (the first policy.polish_states of them). Euler objective: at most
+    policy.polish_steps iterations on the antithetic Euler loss. Utility objective:
+    policy.polish_rounds best responses (solver/polish.py: polish_best_response), each on a
+    fresh pool with fresh shocks, each of at most policy.polish_steps iterations."""
     st = self.state
     pc = st.config.policy
     euler = pc.objective == 'euler'
-    errors_target = not euler and pc.polish_target == 'euler_errors'
     rounds = 1 if euler else pc.polish_rounds
     n = pc.polish_states or st.pool_size
-    if euler:
-      name, loss_name = 'policy polish', 'antithetic Euler loss'
-    elif errors_target:
-      name, loss_name = 'Euler-error polish', 'mean squared Euler error'
-    else:
-      name, loss_name = 'best response', 'loss (minus utility per path)'
     outs = []
     for r in range(rounds):
       self.pool.refresh()
       states = base.State(*[tf.convert_to_tensor(v)[:n] for v in st.pool])
-      label = f'{name} {r + 1}/{rounds} (L-BFGS)' if rounds > 1 else f'{name} (L-BFGS)'
+      label = 'policy polish (L-BFGS)' if euler else f'best response {r + 1}/{rounds} (L-BFGS)'
       logging.info('%s: at most %d iterations on %d cross-sections', label, st.polish_steps,
                    int(states.z.shape[0]))
       prog = progress_lib.Progress(label, st.polish_steps, unit='iterations')
-      seed = st.seed(run_state.POLISH, r)
       if euler:
-        out = polish_lib.polish(st.objective, states, st.polish_steps, seed, progress=prog)
-      elif errors_target:
-        out = polish_lib.polish_euler_errors(st.economy, st.policy, states, pc.euler_probes,
-                                             pc.explore_reach, st.polish_steps, seed,
-                                             progress=prog)
+        out = polish_lib.polish(st.objective, states, st.polish_steps,
+                                st.seed(run_state.POLISH, 0), progress=prog)
       else:
-        out = polish_lib.polish_best_response(st.trainer, states, st.polish_steps, seed,
-                                              progress=prog)
+        out = polish_lib.polish_best_response(st.trainer, states, st.polish_steps,
+                                              st.seed(run_state.POLISH, r), progress=prog)
       logging.info('%s: %d iterations, %s %.10g -> %.10g', label, out['polish_iterations'],
-                   loss_name, out['polish_loss_start'], out['polish_loss_end'])
+                   'antithetic Euler loss' if euler else 'loss (minus utility per path)',
+                   out['polish_loss_start'], out['polish_loss_end'])
       outs.append(out)
     st.polish_record.assign([sum(o['polish_iterations'] for o in outs),
                               outs[0]['polish_loss_start'], outs[-1]['polish_loss_end']])

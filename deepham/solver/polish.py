@@ -1,8 +1,7 @@
 """The polish after the Adam steps: L-BFGS on a fixed sample, where the objective is a
 deterministic function of the policy's parameters (`polish`: the antithetic Euler loss;
 `polish_best_response`: one price-taking agent's utility against the economy the current policy
-makes, a best response; `polish_euler_errors`: the squared Euler errors of price-taking probe
-agents, on the paths and over the explored region).
+makes, a best response).
 """
 
 import numpy as np
@@ -10,7 +9,6 @@ import tensorflow as tf
 
 from deepham.economies import base
 from deepham.solver import objectives
-from deepham.solver import probes
 from deepham.solver import trainer as trainer_lib
 
 
@@ -89,52 +87,6 @@ def polish_best_response(trainer: trainer_lib.PolicyTrainer, states: base.State,
       grads = [a + b * (n / S) for a, b in zip(grads, g)]
     return loss, _flat(grads)
 
-  return _minimise(variables, assign, loss_and_gradient, iterations, report_every, progress)
-
-
-def polish_euler_errors(economy: base.Economy, policy, states: base.State, per_section: int,
-                        reach: float, iterations: int, seed: tf.Tensor, chunk_sections: int = 128,
-                        report_every: int = 25, progress=None) -> dict:
-  """Polishes a consumption-savings game's policy by L-BFGS on the mean squared Euler error
-  (with the constraint: probes.euler_errors) of price-taking agents in the cross-sections
-  `states` [S, N]: each cross-section's own N agents and `per_section` probes drawn over the
-  explored region (probes.draw_probes: from the floor to `reach` times the largest state).
-
-  Each cross-section's next state is recorded under the policy before the polish and held
-  fixed, as a price taker takes it: the polish is a best response in Euler form, and called
-  again on a fresh pool (policy.polish_rounds) it iterates towards the fixed point. Letting the
-  policy move the cross-section's next state too is unsound: the errors then also fall along
-  paths that satisfy every one-period Euler equation and drift away from the equilibrium
-  (measured on KS: mean K went from 39 to 145; docs/results.md). The expectation over next
-  period's exogenous states is exact, so on fixed cross-sections and probes the loss is a
-  deterministic function of the parameters, zero exactly where every agent's Kuhn-Tucker
-  conditions hold, with an exact gradient: what L-BFGS needs. It is pointwise: it reaches the
-  constraint and the rich tail, where the utility objective's paths carry little signal.
-
-  Returns the loss before and after and the number of iterations done.
-  """
-  drawn = probes.draw_probes(states, economy.state_floor, economy.chain.n_e, per_section, reach,
-                             seed)
-  own = base.State(tf.concat([states.x, drawn.x], 1), tf.concat([states.e, drawn.e], 1),
-                   states.z)
-  S = int(states.z.shape[0])
-  step = lambda part: probes.next_cross_section(economy, lambda s, a: policy(s), part)
-  x_next = tf.concat([step(base.State(*[f[lo:lo + chunk_sections] for f in states]))
-                      for lo in range(0, S, chunk_sections)], 0)
-  variables = list(policy.trainable_variables)
-  assign = _assigner(variables)
-  n_chunks = -(-S // chunk_sections)
-  count = tf.cast(tf.size(own.e), states.x.dtype)
-
-  def chunk_loss(lo):  # sum of squares / count: the chunk's share of the mean
-    part = base.State(*[f[lo:lo + chunk_sections] for f in states])
-    part_own = base.State(*[f[lo:lo + chunk_sections] for f in own])
-    errors, _ = probes.euler_errors(economy, None, policy.conditional_policy, part_own, part,
-                                    x_next=x_next[lo:lo + chunk_sections])
-    return tf.reduce_sum(tf.square(errors)) / count
-
-  loss_and_gradient = _chunked(variables, assign, n_chunks, chunk_sections, chunk_loss,
-                               states.x.dtype)
   return _minimise(variables, assign, loss_and_gradient, iterations, report_every, progress)
 
 

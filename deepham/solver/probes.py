@@ -26,21 +26,20 @@ def no_shocks(state: base.State) -> base.Shocks:
 
 
 def euler_errors(economy: base.Economy, policy, conditional_policy, own: base.State,
-                 cross_sections: base.State, x_next: tf.Tensor | None = None
-                 ) -> tuple[tf.Tensor, tf.Tensor]:
+                 cross_sections: base.State) -> tuple[tf.Tensor, tf.Tensor]:
   """(Euler errors [S, G], mask of unconstrained probes) of probe agents `own` [S, G] (their
   own x and e, the cross-sections' z) in `cross_sections` [S, N].
 
   policy(state, aggregates) -> action of every agent of `state`; conditional_policy(own,
-  reference) -> action of agents `own` in the cross-section `reference`. The probes are price
-  takers: the cross-section's next state is held fixed for gradients, or given (`x_next`, e.g.
-  recorded under an earlier policy: `next_cross_section`).
+  reference) -> action of agents `own` in the cross-section `reference`. The cross-section's
+  next state is held fixed for gradients: the probes are price takers.
   """
   aggs = economy.aggregates(cross_sections)
   action = conditional_policy(own, cross_sections)
   x_own, _ = economy.transition(own, action, aggs, no_shocks(own))
-  if x_next is None:
-    x_next = tf.stop_gradient(next_cross_section(economy, policy, cross_sections))
+  others = policy(cross_sections, aggs)
+  x_next, _ = economy.transition(cross_sections, others, aggs, no_shocks(cross_sections))
+  x_next = tf.stop_gradient(x_next)
   probs = economy.exogenous_outcomes(own)
   outcomes = []
   for m, nxt in economy.outcome_states(x_own, own.z):
@@ -48,15 +47,6 @@ def euler_errors(economy: base.Economy, policy, conditional_policy, own: base.St
     next_aggs = economy.aggregates(reference)
     outcomes.append((probs[..., m], nxt, next_aggs, conditional_policy(nxt, reference)))
   return economy.euler_errors(own, action, aggs, outcomes)
-
-
-def next_cross_section(economy: base.Economy, policy, cross_sections: base.State) -> tf.Tensor:
-  """The endogenous states [S, N, n_x] of `cross_sections` next period under `policy` (they
-  are predetermined: the exogenous outcomes do not move them)."""
-  aggs = economy.aggregates(cross_sections)
-  x_next, _ = economy.transition(cross_sections, policy(cross_sections, aggs), aggs,
-                                 no_shocks(cross_sections))
-  return x_next
 
 
 def draw_probes(cross_sections: base.State, floor, n_e: int, per_section: int, reach: float,

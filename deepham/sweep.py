@@ -195,9 +195,9 @@ def _wait(ray, pending: dict, total: int, poll_seconds: float) -> None:
 
 
 def _one_line(exc: BaseException) -> str:
-  cause = getattr(exc, 'cause', None) or exc
-  lines = [l.strip() for l in str(cause).splitlines() if l.strip()]
-  return lines[-1] if lines else type(cause).__name__
+  """The solve's own error (Ray wraps it: `cause`) on one line."""
+  from deepham import cli  # pylint: disable=g-import-not-at-top
+  return cli._one_line(getattr(exc, 'cause', None) or exc)  # pylint: disable=protected-access
 
 
 def _flatten(d: dict, prefix: str = '') -> dict:

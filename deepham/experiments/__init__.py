@@ -143,12 +143,9 @@ def path_accuracy(economy: base.Economy, methods, paths: dict, horizon: int) -> 
                         for f in states])  # every horizon's cross-sections, one batch
       err = euler_lib.euler_errors_of(economy, m, at)
       for i, t in enumerate(horizons):
-        e = err[i * S:(i + 1) * S]
-        e = e[np.isfinite(e)]
-        if e.size:
-          log_e = np.log10(np.maximum(e, 1e-16))
-          rows.setdefault((m.key, t), {}).update(euler_error_log10_mean=float(log_e.mean()),
-                                                 euler_error_log10_max=float(log_e.max()))
+        summary = euler_lib.log10_summary(err[i * S:(i + 1) * S])
+        if summary:
+          rows.setdefault((m.key, t), {}).update(summary)
     if m.aggregate_forecast is not None:
       K = p.quantities[economy.aggregate_names[0]][1]  # [T, B] on the shocked paths
       forecast = m.aggregate_forecast(K[0], states.z.numpy())

@@ -39,14 +39,27 @@ def polish(objective: objectives.EulerObjective, states: base.State, iterations:
   n_chunks = -(-S // per_chunk)
   noise = tf.random.stateless_normal([S, N, econ.n_agent_noise], seed, dtype=states.x.dtype)
 
-  def chunk_loss(lo):  # sum of squares / (S N), the chunk's share of the mean
-    part = base.State(*[f[lo:lo + per_chunk] for f in states])
-    res = polish_obj.residual(part, None, antithetic=True, noise=noise[lo:lo + per_chunk])
-    return tf.reduce_sum(tf.square(res)) / (S * N)
+  @tf.function
+  def loss_and_gradient(theta):
+    assign(theta)
+    loss = tf.zeros([], states.x.dtype)
+    grads = [tf.zeros_like(v) for v in variables]
+    for i in tf.range(n_chunks):
+      lo = i * per_chunk
+      part = base.State(*[f[lo:lo + per_chunk] for f in states])
+      with tf.GradientTape() as tape:  # sum of squares / (S N), the chunk's share of the mean
+        res = polish_obj.residual(part, None, antithetic=True, noise=noise[lo:lo + per_chunk])
+        part_loss = tf.reduce_sum(tf.square(res)) / (S * N)
+      grads = [a + b for a, b in zip(grads, tape.gradient(
+          part_loss, variables, unconnected_gradients=tf.UnconnectedGradients.ZERO))]
+      loss += part_loss
+    return loss, _flat(grads)
 
-  loss_and_gradient = _chunked(variables, assign, n_chunks, per_chunk, chunk_loss,
-                               states.x.dtype)
-  return _minimise(variables, assign, loss_and_gradient, iterations, report_every, progress)
+  theta = _flat(variables)
+  theta, start_loss, done = _lbfgs(loss_and_gradient, theta, iterations, report_every, progress)
+  assign(theta)
+  return dict(polish_loss_start=start_loss, polish_loss_end=float(loss_and_gradient(theta)[0]),
+              polish_iterations=done)
 
 
 def polish_best_response(trainer: trainer_lib.PolicyTrainer, states: base.State,
@@ -87,31 +100,6 @@ def polish_best_response(trainer: trainer_lib.PolicyTrainer, states: base.State,
       grads = [a + b * (n / S) for a, b in zip(grads, g)]
     return loss, _flat(grads)
 
-  return _minimise(variables, assign, loss_and_gradient, iterations, report_every, progress)
-
-
-def _chunked(variables, assign, n_chunks: int, per_chunk: int, chunk_loss, dtype):
-  """theta -> (loss, flat gradient): the sum over chunks of chunk_loss(first index), compiled,
-  so that memory holds one chunk's graph at a time."""
-
-  @tf.function
-  def loss_and_gradient(theta):
-    assign(theta)
-    loss = tf.zeros([], dtype)
-    grads = [tf.zeros_like(v) for v in variables]
-    for i in tf.range(n_chunks):
-      with tf.GradientTape() as tape:
-        part_loss = chunk_loss(i * per_chunk)
-      grads = [a + b for a, b in zip(grads, tape.gradient(
-          part_loss, variables, unconnected_gradients=tf.UnconnectedGradients.ZERO))]
-      loss += part_loss
-    return loss, _flat(grads)
-  return loss_and_gradient
-
-
-def _minimise(variables, assign, loss_and_gradient, iterations, report_every, progress) -> dict:
-  """L-BFGS from the current parameters; leaves the best point found in `variables` and returns
-  the loss before and after and the iterations done."""
   theta, start_loss, done = _lbfgs(loss_and_gradient, _flat(variables), iterations,
                                    report_every, progress)
   assign(theta)

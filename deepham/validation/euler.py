@@ -89,7 +89,8 @@ def euler_by_wealth(euler: np.ndarray, x: np.ndarray, edges: np.ndarray) -> list
   return rows
 
 
-def _log10_summary(euler: np.ndarray) -> dict:
+def log10_summary(euler: np.ndarray) -> dict:
+  """log10 mean and max of the finite Euler errors in `euler` (NaN: constrained); {} if none."""
   e = euler[np.isfinite(euler)]
   if not e.size:
     return {}
@@ -127,9 +128,9 @@ def common_states_report(economy: base.Economy, methods: list[methods_lib.Method
     arrays[f'{m.key}_common_euler'] = errs
     arrays[f'{m.key}_probe_euler'] = probe
     rows.append(dict(method=m.label, states='validation states of every method',
-                     **_log10_summary(errs)))
+                     **log10_summary(errs)))
     rows.append(dict(method=m.label, states='probe agents, constraint to '
-                     f'{probe_x.max():.0f}', **_log10_summary(probe)))
+                     f'{probe_x.max():.0f}', **log10_summary(probe)))
     for r in euler_by_wealth(probe, own.x.numpy()[..., 0], edges):
       rows.append(dict(method=m.label, states='probe agents', **r))
   arrays['common_states_x'] = x

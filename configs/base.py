@@ -98,6 +98,10 @@ def get_config() -> ml_collections.ConfigDict:
       final_periods=1000,  # periods simulated for the summary statistics
       jit=True,  # XLA for simulations
       deterministic=True,  # same config and seed on one machine -> same numbers
+      # 'default' (one device) | 'mirrored' (this machine's GPUs) | 'multi_worker' (hosts, from
+      # TF_CONFIG or SLURM): the policy step's batch split among replicas (solver/distribute.py)
+      strategy='default',
+      logical_cpus=0,  # mirrored without GPUs: this many logical CPU devices (> 1; tests)
   ))
   config.validation = ml_collections.ConfigDict(dict(
       seed=1,

@@ -125,8 +125,11 @@ def parse_flags(argv):
 
 def error_log(workdir: str | None) -> str:
   """Where an unexpected error's traceback goes: error.log in a workdir that holds a deepham
-  run, otherwise a new file in the temporary directory."""
-  if workdir and os.path.isfile(os.path.join(workdir, 'config.json')):
+  run, otherwise (or in a non-chief task of a cluster, which writes nothing in the chief's
+  workdir) a new file in the temporary directory."""
+  from deepham.solver import distribute  # pylint: disable=g-import-not-at-top
+  if (workdir and os.path.isfile(os.path.join(workdir, 'config.json'))
+      and distribute.is_chief('multi_worker')):
     path = os.path.join(workdir, 'error.log')
   else:
     fd, path = tempfile.mkstemp(prefix='deepham-error-', suffix='.log')

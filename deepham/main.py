@@ -17,6 +17,11 @@ ACTIONS = ('solve', 'validate')
 class Program(NamedTuple):
   check: Callable  # config -> None; raises ConfigError naming the first impossible field
   run: Callable  # (config, workdir, action) -> summary dict
+  # config -> whether this process owns the workdir (False: a helper of a solve that another
+  # process owns, which writes nothing there)
+  owns_workdir: Callable = lambda config: True
+  # config -> None: what must precede TensorFlow's start (devices, a multi-worker cluster)
+  start: Callable = lambda config: None
 
 
 def _load_or_solve(path: str, action: str, load: Callable, solve: Callable):
@@ -82,9 +87,24 @@ def _deepham(config, workdir: str, action: str) -> dict:
   return train.run(config, workdir, action)
 
 
+def _start_deepham(config) -> None:
+  """Makes run.strategy's tf.distribute strategy: logical devices and a cluster's collective ops
+  must be set up before TensorFlow runs anything."""
+  from deepham.solver import config_checks  # pylint: disable=g-import-not-at-top
+  from deepham.solver import distribute  # pylint: disable=g-import-not-at-top
+  config_checks.check(config)
+  distribute.make(config.run.strategy, config.run.logical_cpus)
+
+
+def _deepham_owns_workdir(config) -> bool:
+  """All but the non-chief workers of a run.strategy='multi_worker' solve."""
+  from deepham.solver import distribute  # pylint: disable=g-import-not-at-top
+  return distribute.is_chief(config.run.strategy)
+
+
 # The programs run.py starts, by config.method: a new program is a function pair and a line here.
 PROGRAMS = {
-    'deepham': Program(_check_deepham, _deepham),
+    'deepham': Program(_check_deepham, _deepham, _deepham_owns_workdir, _start_deepham),
     'krusell_smith': Program(_check_krusell_smith, _krusell_smith),
     'aiyagari': Program(_check_aiyagari, _aiyagari),
 }
@@ -104,7 +124,13 @@ def run(config: ml_collections.ConfigDict, workdir: str, action: str = 'solve',
     raise errors.ConfigError(f"method must be one of {list(METHODS)}; got '{method}'.")
   if action not in ACTIONS:
     raise errors.ConfigError(f'action must be one of {list(ACTIONS)}; got {action!r}.')
+  program = PROGRAMS[config.method]
+  program.start(config)
   check(config)  # before anything is written
+  if not program.owns_workdir(config):  # it reads the owner's checkpoints, writes nothing
+    logging.info('deepham %s: a worker of the solve in %s (its chief writes there)',
+                 config.method, workdir)
+    return program.run(config, workdir, action)
   if action == 'validate':
     workdir_lib.check_same_run(workdir, config)
   else:
@@ -115,7 +141,7 @@ def run(config: ml_collections.ConfigDict, workdir: str, action: str = 'solve',
     logging.info('deepham %s (%s) in %s; TensorFlow %s on %s', config.method, action, workdir,
                  tf.__version__, [d.name for d in tf.config.list_logical_devices()])
     start = time.time()
-    summary = PROGRAMS[config.method].run(config, workdir, action)
+    summary = program.run(config, workdir, action)
   logging.info('finished in %.1f s; summary in %s', time.time() - start,
                os.path.join(workdir, 'summary.json'))
   return summary

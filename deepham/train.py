@@ -20,6 +20,7 @@ validation.
 """
 
 import os
+import tempfile
 
 from absl import logging
 import ml_collections
@@ -70,17 +71,19 @@ class Solver:
     return self.state.view()
 
 
-def train(solver: Solver, workdir: str) -> None:
+def train(solver: Solver, workdir: str, logdir: str | None = None) -> None:
   """Runs the phases that are not done yet, checkpointing as it goes: the burn-in, then each
   round's value fit and policy steps, the polish, and the final value fit. Writes
-  metrics.csv and TensorBoard summaries every `run.log_every` steps."""
+  metrics.csv and TensorBoard summaries every `run.log_every` steps, into `logdir` (default
+  the workdir)."""
   st, phases = solver.state, solver.phases
   cfg, pc = st.config, st.config.policy
   first = f'mean_{st.economy.aggregate_names[0]}'
   fields = ('step', 'round', 'policy_loss', 'value_loss', 'validation_utility', first,
             'elapsed_seconds')
-  metrics = workdir_lib.MetricsWriter(workdir, fields, resume_step=int(st.step))
-  writer = tf.summary.create_file_writer(os.path.join(workdir, 'tensorboard'))
+  logdir = logdir or workdir
+  metrics = workdir_lib.MetricsWriter(logdir, fields, resume_step=int(st.step))
+  writer = tf.summary.create_file_writer(os.path.join(logdir, 'tensorboard'))
   if not int(st.burned):
     phases.burn_in()
     st.save()
@@ -148,6 +151,11 @@ def run(config: ml_collections.ConfigDict, workdir: str, action: str = 'solve') 
   solver = Solver(config)
   st = solver.state
   resumed = solver.attach(workdir)
+  if not st.chief:  # a multi_worker helper: it trains with the chief, which writes the rest
+    if action == 'solve':
+      with tempfile.TemporaryDirectory(prefix='deepham_worker_') as scratch:
+        train(solver, workdir, logdir=scratch)
+    return {}
   if action == 'validate':
     if not resumed or not st.finished():
       raise errors.WorkdirError(f'{workdir} does not hold a finished DeepHAM run to validate; '

@@ -44,9 +44,10 @@ OWNED_FOLDERS = {
 }
 LOCK_FILE = '.deepham.lock'
 
-# Config sections that do not change what a solve computes: a workdir may be reused with them
-# changed (to re-validate a finished run with more paths, say).
-_NOT_IDENTITY = ('validation',)
+# Config sections and fields that do not change what a solve computes: a workdir may be reused
+# with them changed (to re-validate a finished run with more paths, or to resume a run on other
+# devices).
+_NOT_IDENTITY = ('validation', 'run.strategy', 'run.logical_cpus')
 
 
 def default_workdir(config_path: str | None) -> str:
@@ -80,6 +81,8 @@ _ADDED_FIELDS = (
     ('deepham', 'network.floor_features', False),
     ('deepham', 'policy.euler_weight', 0.0),
     ('deepham', 'policy.euler_probes', 16),
+    ('deepham', 'run.strategy', 'default'),
+    ('deepham', 'run.logical_cpus', 0),
 )
 
 
@@ -90,17 +93,28 @@ def upgrade(config_dict: dict) -> dict:
   for method, path, value in _ADDED_FIELDS:
     if out.get('method') != method:
       continue
-    *sections, field = path.split('.')
-    node = out
-    for section in sections:
-      node = node.get(section) if isinstance(node, dict) else None
-    if isinstance(node, dict) and field not in node:
+    node, field = _parent(out, path)
+    if node is not None and field not in node:
       node[field] = value
   return out
 
 
+def _parent(config_dict: dict, path: str):
+  """(the dict holding a dotted field, or None if a section is missing; the field's name)."""
+  *sections, field = path.split('.')
+  node = config_dict
+  for section in sections:
+    node = node.get(section) if isinstance(node, dict) else None
+  return (node if isinstance(node, dict) else None), field
+
+
 def _identity(config_dict: dict) -> dict:
-  return {k: v for k, v in config_dict.items() if k not in _NOT_IDENTITY}
+  out = json.loads(json.dumps(config_dict))
+  for path in _NOT_IDENTITY:
+    node, field = _parent(out, path)
+    if node is not None:
+      node.pop(field, None)
+  return out
 
 
 def _to_dict(config: ml_collections.ConfigDict) -> dict:
@@ -331,7 +345,8 @@ def check_same_run(workdir: str, config: ml_collections.ConfigDict) -> None:
     raise errors.WorkdirError(
         f'{workdir} holds a run with a different config (differs in: '
         f'{", ".join(diff[:8])}{", ..." if len(diff) > 8 else ""}); validate it with the '
-        'config it was solved with (only validation.* may change).')
+        'config it was solved with (only validation.*, run.strategy and run.logical_cpus may '
+        'change).')
 
 
 def _atomic_write(path: str, text: str) -> None:

@@ -11,6 +11,7 @@ import os
 from typing import Any, Callable
 
 from deepham import errors
+from deepham.solver import distribute
 from deepham.solver import networks
 from deepham.solver import objectives
 
@@ -146,6 +147,8 @@ FIELDS = {
     'run.final_periods': integer(1),
     'run.jit': boolean(),
     'run.deterministic': boolean(),
+    'run.strategy': one_of(distribute.STRATEGIES),
+    'run.logical_cpus': integer(0),
     'validation.seed': integer(0),
     'validation.n_paths': integer(1),
     'validation.periods': integer(1),
@@ -194,6 +197,9 @@ def check(config, economy=None) -> None:
   if p.pool_last % p.pool_every or p.pool_last > p.pool_periods:
     _fail('policy.pool_last', f'a multiple of policy.pool_every ({p.pool_every}) and at most '
           f'policy.pool_periods ({p.pool_periods})', p.pool_last)
+  if p.euler_weight and config.run.strategy != 'default':
+    _fail('run.strategy', "'default' with policy.euler_weight (its probes are drawn over the "
+          'whole batch)', config.run.strategy)
   pool = config.init.n_paths * (p.pool_last // p.pool_every)
   if pool < p.batch_size:
     _fail('policy.batch_size', f'at most the pool size init.n_paths * policy.pool_last / '

@@ -24,6 +24,7 @@ import numpy as np
 import tensorflow as tf
 
 from deepham.economies import base
+from deepham.solver import distribute
 from deepham.solver import policy as policy_lib
 from deepham.solver import value as value_lib
 
@@ -55,17 +56,22 @@ class UtilityObjective:
     """True when `fast_game` applies (a price-taking game)."""
     return self.mode == 'game' and self.price_taking
 
-  def draw_shocks(self, n_paths: int, seed: tf.Tensor, dtype) -> base.Shocks:
-    """Shocks for the whole unroll, leading axis time: [T, B, ...]."""
+  def draw_shocks(self, n_paths: int, seed: tf.Tensor, dtype, shard=(0, 1)) -> base.Shocks:
+    """Shocks for the whole unroll, leading axis time: [T, B, ...]. With shard=(i, n), those of
+    the i-th of n row blocks of a batch of n * B paths (a replica's part of the batch)."""
     econ, T, n = self.economy, self.t_unroll, self.economy.n_agents
+    index, count = shard
+    B = n_paths * count
     s = tf.random.experimental.stateless_split(seed, 4)
-    return base.Shocks(
-        u_z=tf.random.stateless_uniform([T, n_paths], s[0], dtype=dtype),
-        u_e=tf.random.stateless_uniform([T, n_paths, n], s[1], dtype=dtype),
-        agent_noise=tf.random.stateless_normal([T, n_paths, n, econ.n_agent_noise], s[2],
-                                               dtype=dtype),
-        aggregate_noise=tf.random.stateless_normal([T, n_paths, econ.n_aggregate_noise], s[3],
+    shocks = base.Shocks(
+        u_z=tf.random.stateless_uniform([T, B], s[0], dtype=dtype),
+        u_e=tf.random.stateless_uniform([T, B, n], s[1], dtype=dtype),
+        agent_noise=tf.random.stateless_normal([T, B, n, econ.n_agent_noise], s[2], dtype=dtype),
+        aggregate_noise=tf.random.stateless_normal([T, B, econ.n_aggregate_noise], s[3],
                                                    dtype=dtype))
+    if count == 1:
+      return shocks
+    return distribute.rows(shocks, index, count, axis=1)
 
   def full(self, state: base.State, shocks: base.Shocks):
     """(objective to maximise [], final state): one tape over the whole unroll."""
@@ -191,12 +197,23 @@ class EulerObjective:
                   outcomes + self.outcomes(state, action, -noise, nodes, weights)]
     return econ.euler_residual(state, action, outcomes)
 
-  def loss(self, state: base.State, seed: tf.Tensor) -> tf.Tensor:
+  def _noise(self, state: base.State, seed: tf.Tensor, shard) -> tf.Tensor:
+    """The idiosyncratic draw [B, N, n_agent_noise] of `residual`; with shard=(i, n), the i-th
+    of n row blocks of the draw for a batch n times as large (a replica's part)."""
+    index, count = shard
+    shape = tf.concat([[tf.shape(state.e)[0] * count], tf.shape(state.e)[1:],
+                       [self.economy.n_agent_noise]], 0)
+    noise = tf.random.stateless_normal(shape, seed, dtype=state.x.dtype)
+    return noise if count == 1 else distribute.rows(noise, index, count)
+
+  def loss(self, state: base.State, seed: tf.Tensor, shard=(0, 1)) -> tf.Tensor:
     if self.loss_type in ('square', 'antithetic'):
-      return tf.reduce_mean(tf.square(
-          self.residual(state, seed, antithetic=self.loss_type == 'antithetic')))
+      return tf.reduce_mean(tf.square(self.residual(
+          state, None, antithetic=self.loss_type == 'antithetic',
+          noise=self._noise(state, seed, shard))))
     action = self.policy(state)
     seeds = tf.random.experimental.stateless_split(seed, 2)
-    return tf.reduce_mean(self.residual(state, seeds[0], action) *
-                          self.residual(state, seeds[1], action))
+    return tf.reduce_mean(
+        self.residual(state, None, action, noise=self._noise(state, seeds[0], shard)) *
+        self.residual(state, None, action, noise=self._noise(state, seeds[1], shard)))
 

@@ -10,6 +10,8 @@ loop.
 """
 
 import os
+import shutil
+import tempfile
 import time
 
 from absl import logging
@@ -22,6 +24,7 @@ from deepham import errors
 from deepham import solution
 from deepham.economies import base
 from deepham.solver import config_checks
+from deepham.solver import distribute
 from deepham.solver import networks
 from deepham.solver import objectives
 from deepham.solver import policy as policy_lib
@@ -73,41 +76,14 @@ class RunState:
     config_checks.check(config, self.economy)
     self.config = config
     self.dtype = tf.as_dtype(config.dtype)
-    econ, dtype = self.economy, self.dtype
-    rng = np.random.default_rng(config.seed)
-    self.normalizer = networks.Normalizer(econ, dtype, name='normalizer',
-                                          floor_features=config.network.floor_features)
-    net_kwargs = _net_kwargs(config.network)
-    # policy_own_state=False: the policy sees the cross-section alone (configs/investment_lq.py).
-    self.policy = policy_lib.PolicyNetwork(
-        econ, self.normalizer, net_kwargs, rng, dtype,
-        use_own=config.network.policy_own_state)
-    # value.width: hidden layers of the value networks, () = those of the policy network.
-    value_widths = tuple(config.value.width) or net_kwargs['widths']
-    self.value = value_lib.ValueEnsemble(econ, self.normalizer, config.value.n_nets,
-                                         dict(net_kwargs, widths=value_widths), rng, dtype)
-    pc = config.policy
-    if pc.objective == 'euler':
-      self.objective = objectives.EulerObjective(econ, self.policy, pc.euler_loss)
-    else:
-      self.objective = objectives.UtilityObjective(econ, self.policy, self.value, config.mode,
-                                                   pc.price_taking, pc.t_unroll)
-    lr = pc.learning_rate
-    if pc.learning_rate_end != pc.learning_rate:  # exponential decay over all policy steps
-      lr = tf.keras.optimizers.schedules.ExponentialDecay(
-          pc.learning_rate, pc.rounds * pc.steps_per_round,
-          pc.learning_rate_end / pc.learning_rate)
-    # policy.euler_weight: the squared Euler errors of probe agents over the explored region
-    # added to the utility objective's loss (solver/probes.py).
-    penalty = (probes.EulerPenalty(econ, self.policy, pc.euler_probes, pc.explore_reach)
-               if pc.euler_weight else None)
-    self.trainer = trainer_lib.PolicyTrainer(self.objective, lr, pc.adam_beta1, pc.adam_beta2,
-                                             fast=pc.fast_game, jit=config.run.jit,
-                                             penalty=penalty, penalty_weight=pc.euler_weight)
-    self.fitter = value_lib.ValueFitter(self.value, config.value.learning_rate,
-                                        config.value.batch_size, config.value.adam_beta1,
-                                        config.value.adam_beta2, jit=config.run.jit,
-                                        learning_rate_end=config.value.learning_rate_end)
+    # run.strategy (distribute.py): the policy step's batch split among its replicas; under
+    # mirrored the networks and their optimisers are mirrored variables.
+    self.strategy = distribute.make(config.run.strategy, config.run.logical_cpus)
+    distribute.check_batch(self.strategy, config.policy.batch_size)
+    self.chief = distribute.is_chief(config.run.strategy)
+    with self.variable_scope():
+      self._build_learners(config)
+    econ, dtype, pc = self.economy, self.dtype, config.policy
     n_paths, n = config.init.n_paths, econ.n_agents
     self.pool_size = n_paths * (pc.pool_last // pc.pool_every)
     self.distribution = _state_variables(n_paths, n, econ.n_x, dtype, 'distribution')
@@ -141,6 +117,52 @@ class RunState:
     self.manager = None
     self._t0, self._seconds_before = time.time(), 0.0
 
+  def _build_learners(self, config: ml_collections.ConfigDict) -> None:
+    """The networks, the objective and the optimisers that train them."""
+    econ, dtype = self.economy, self.dtype
+    rng = np.random.default_rng(config.seed)
+    self.normalizer = networks.Normalizer(econ, dtype, name='normalizer',
+                                          floor_features=config.network.floor_features)
+    net_kwargs = _net_kwargs(config.network)
+    # policy_own_state=False: the policy sees the cross-section alone (configs/investment_lq.py).
+    self.policy = policy_lib.PolicyNetwork(
+        econ, self.normalizer, net_kwargs, rng, dtype,
+        use_own=config.network.policy_own_state)
+    # value.width: hidden layers of the value networks, () = those of the policy network.
+    value_widths = tuple(config.value.width) or net_kwargs['widths']
+    self.value = value_lib.ValueEnsemble(econ, self.normalizer, config.value.n_nets,
+                                         dict(net_kwargs, widths=value_widths), rng, dtype)
+    pc = config.policy
+    if pc.objective == 'euler':
+      self.objective = objectives.EulerObjective(econ, self.policy, pc.euler_loss)
+    else:
+      self.objective = objectives.UtilityObjective(econ, self.policy, self.value, config.mode,
+                                                   pc.price_taking, pc.t_unroll)
+    lr = pc.learning_rate
+    if pc.learning_rate_end != pc.learning_rate:  # exponential decay over all policy steps
+      lr = tf.keras.optimizers.schedules.ExponentialDecay(
+          pc.learning_rate, pc.rounds * pc.steps_per_round,
+          pc.learning_rate_end / pc.learning_rate)
+    # policy.euler_weight: the squared Euler errors of probe agents over the explored region
+    # added to the utility objective's loss (solver/probes.py).
+    penalty = (probes.EulerPenalty(econ, self.policy, pc.euler_probes, pc.explore_reach)
+               if pc.euler_weight else None)
+    self.trainer = trainer_lib.PolicyTrainer(self.objective, lr, pc.adam_beta1, pc.adam_beta2,
+                                             fast=pc.fast_game, jit=config.run.jit,
+                                             penalty=penalty, penalty_weight=pc.euler_weight,
+                                             strategy=self.strategy)
+    # XLA cannot update variables mirrored on several devices: there the value fit is a plain
+    # graph.
+    self.fitter = value_lib.ValueFitter(
+        self.value, config.value.learning_rate, config.value.batch_size, config.value.adam_beta1,
+        config.value.adam_beta2,
+        jit=config.run.jit and not distribute.mirrors_variables(self.strategy),
+        learning_rate_end=config.value.learning_rate_end)
+
+  def variable_scope(self):
+    """Where optimisers of the networks are made (the strategy's scope if it mirrors them)."""
+    return distribute.variable_scope(self.strategy)
+
   def seed(self, purpose: int, counter) -> tf.Tensor:
     return tf.constant([self.config.seed, purpose * 2**32 + int(counter)], tf.int64)
 
@@ -153,6 +175,9 @@ class RunState:
     try:
       self.manager = tf.train.CheckpointManager(self.checkpoint, directory, max_to_keep=2)
     except (tf.errors.OpError, ValueError) as exc:  # an unreadable index file `checkpoint`
+      if not self.chief:
+        raise errors.WorkdirError(f'{directory}/checkpoint is unreadable ({exc}); the chief '
+                                  'worker rebuilds it: start the chief first.') from exc
       logging.warning('%s/checkpoint is unreadable (%s); it lists the checkpoints only, and is '
                       'rebuilt from the ckpt-* files', directory, exc)
       os.remove(os.path.join(directory, 'checkpoint'))
@@ -182,8 +207,18 @@ class RunState:
     return self._seconds_before + time.time() - self._t0
 
   def save(self) -> None:
+    """A checkpoint in workdir/checkpoints. A non-chief worker of a multi_worker run writes its
+    copy to a temporary directory and deletes it: saving is collective (every worker takes
+    part), but the workdir is the chief's."""
     self.elapsed.assign(self.seconds())
-    self.manager.save()
+    if self.chief:
+      self.manager.save()
+      return
+    scratch = tempfile.mkdtemp(prefix='deepham_worker_')
+    try:
+      self.checkpoint.write(os.path.join(scratch, 'ckpt'))
+    finally:
+      shutil.rmtree(scratch, ignore_errors=True)
 
   # --- where the run stands ----------------------------------------------------------------------
   def finished(self) -> bool:

@@ -1,10 +1,12 @@
 """The policy step: one compiled Adam step on a batch of initial cross-sections, on an objective
-of objectives.py (with the fast passes of a price-taking game) and an optional penalty.
+of objectives.py (with the fast passes of a price-taking game) and an optional penalty. Under a
+tf.distribute strategy with replicas the batch's rows are split among them (distribute.py).
 """
 
 import tensorflow as tf
 
 from deepham.economies import base
+from deepham.solver import distribute
 from deepham.solver import objectives
 
 
@@ -12,9 +14,15 @@ class PolicyTrainer:
   """One compiled Adam step on a batch of initial cross-sections."""
 
   def __init__(self, objective, learning_rate, adam_beta1: float, adam_beta2: float,
-               fast: bool = True, jit: bool = True, penalty=None, penalty_weight: float = 0.0):
+               fast: bool = True, jit: bool = True, penalty=None, penalty_weight: float = 0.0,
+               strategy: tf.distribute.Strategy | None = None):
     """penalty(cross_sections, seed) -> a loss added, times penalty_weight, to the utility
-    objective's (probes.EulerPenalty for policy.euler_weight)."""
+    objective's (probes.EulerPenalty for policy.euler_weight). Build it, as the policy, under
+    `strategy.scope()` when there is a strategy."""
+    self.strategy = strategy if distribute.replicated(strategy) else None
+    if self.strategy is not None and penalty is not None:
+      raise ValueError('the Euler penalty draws its probes over the whole batch: it needs '
+                       "run.strategy='default'")
     self.objective = objective
     self.penalty, self.penalty_weight = penalty, penalty_weight
     self.optimizer = tf.keras.optimizers.Adam(learning_rate, beta_1=adam_beta1,
@@ -41,6 +49,8 @@ class PolicyTrainer:
     if penalty is not None:
       self._penalty_pass = tf.function(self._penalty_gradient, jit_compile=jit)
     self.step = tf.function(self._step)
+    if self.strategy is not None:
+      self.distributed_loss_and_gradient = tf.function(self._distributed_loss_and_gradient)
 
   def _penalty_gradient(self, state, seed):
     with tf.GradientTape() as tape:
@@ -82,15 +92,17 @@ class PolicyTrainer:
       grads = [g + w * h for g, h in zip(grads, extra_grads)]
     return loss, grads, end
 
-  def _objective_loss_and_gradient(self, state: base.State, seed: tf.Tensor):
+  def _objective_loss_and_gradient(self, state: base.State, seed: tf.Tensor, shard=(0, 1)):
+    """On a replica's rows (shard=(replica, replicas)) with the draws those rows get in the
+    whole batch."""
     obj = self.objective
     if isinstance(obj, objectives.EulerObjective):
       with tf.GradientTape() as tape:
-        loss = obj.loss(state, seed)
+        loss = obj.loss(state, seed, shard)
       grads = tape.gradient(loss, self.variables,
                             unconnected_gradients=tf.UnconnectedGradients.ZERO)
       return loss, grads, tf.reduce_mean(obj.economy.aggregates(state), axis=0)
-    shocks = obj.draw_shocks(tf.shape(state.z)[0], seed, state.x.dtype)
+    shocks = obj.draw_shocks(tf.shape(state.z)[0], seed, state.x.dtype, shard)
     if self.fast:
       aggs, dists, end = self._record(state, shocks)
       moments = self._moments(dists[:-1])
@@ -127,8 +139,24 @@ class PolicyTrainer:
                        self._moments_vjp(dists[:-1], grads[-1])))
     return loss, [by_id[id(v)] for v in self.variables]
 
+  def _distributed_loss_and_gradient(self, state: base.State, seed: tf.Tensor):
+    """loss_and_gradient of the whole batch, each replica on its rows, averaged over them."""
+    strategy = self.strategy
+
+    def replica(state, seed):
+      ctx = tf.distribute.get_replica_context()
+      shard = (ctx.replica_id_in_sync_group, ctx.num_replicas_in_sync)
+      out = self._objective_loss_and_gradient(distribute.rows(state, *shard), seed, shard)
+      return ctx.all_reduce(tf.distribute.ReduceOp.MEAN, out)
+
+    out = strategy.run(replica, args=(state, seed))
+    return tf.nest.map_structure(lambda x: strategy.experimental_local_results(x)[0], out)
+
   def _step(self, state: base.State, seed: tf.Tensor):
-    loss, grads, end = self.loss_and_gradient(state, seed)
+    if self.strategy is None:
+      loss, grads, end = self.loss_and_gradient(state, seed)
+    else:
+      loss, grads, end = self._distributed_loss_and_gradient(state, seed)
     finite = tf.math.is_finite(loss) & tf.reduce_all(
         [tf.reduce_all(tf.math.is_finite(g)) for g in grads])
     if finite:

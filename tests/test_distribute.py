@@ -40,13 +40,50 @@ def test_the_mirrored_step_is_the_one_device_step():
     assert r['replica_copies_differ'] == 0 and r['restored_without_strategy'] == 0, r
 
 
+def _solve(workdir: str, *overrides: str, env=None) -> subprocess.CompletedProcess:
+  return subprocess.run([sys.executable, os.path.join(ROOT, 'run.py'),
+                         '--config=configs/ks_tiny.py', f'--workdir={workdir}', *overrides],
+                        cwd=ROOT, env=env or _QUIET, capture_output=True, text=True, timeout=600,
+                        check=False)
+
+
+@pytest.fixture(scope='module')
+def one_device(tmp_path_factory) -> pd.DataFrame:
+  """metrics.csv of the tiny KS solve on one device."""
+  workdir = str(tmp_path_factory.mktemp('one_device'))
+  out = _solve(workdir)
+  assert out.returncode == 0, out.stderr[-3000:]
+  return pd.read_csv(os.path.join(workdir, 'metrics.csv'))
+
+
+def _same_metrics(workdir: str, one: pd.DataFrame) -> None:
+  """The run's metrics equal the one-device run's to float32 rounding."""
+  metrics = pd.read_csv(os.path.join(workdir, 'metrics.csv'))
+  assert list(metrics.step) == list(one.step)
+  for column in ('policy_loss', 'value_loss', 'validation_utility', 'mean_K'):
+    np.testing.assert_allclose(metrics[column], one[column], rtol=1e-5, err_msg=column)
+
+
+def test_a_mirrored_solve_is_the_one_device_solve_and_resumes_without_it(tmp_path, one_device):
+  """The whole tiny solve (burn-in, imitation, value fits, policy steps, validation) on 2
+  logical CPU devices gives the one-device metrics; the finished run then reopens under the
+  default strategy (run.strategy is not part of a run's identity)."""
+  workdir = str(tmp_path / 'mirrored')
+  out = _solve(workdir, '--config.run.strategy=mirrored', '--config.run.logical_cpus=2')
+  assert out.returncode == 0, out.stderr[-3000:]
+  _same_metrics(workdir, one_device)
+  again = _solve(workdir)
+  assert again.returncode == 0, again.stderr[-3000:]
+  _same_metrics(workdir, one_device)
+
+
 def _free_port() -> int:
   with socket.socket() as s:
     s.bind(('localhost', 0))
     return s.getsockname()[1]
 
 
-def test_two_workers_train_one_solve_together(tmp_path):
+def test_two_workers_train_one_solve_together(tmp_path, one_device):
   """Two processes on localhost (loopback ports) under MultiWorkerMirroredStrategy train the
   tiny KS config as one solve: each unrolls half of every batch. The chief writes the workdir
   (checkpoints included), the other worker nothing there; the metrics equal a one-process solve's
@@ -69,18 +106,10 @@ def test_two_workers_train_one_solve_together(tmp_path):
   assert 'error.log' not in listing
   assert any(f.startswith('ckpt-') for f in os.listdir(os.path.join(workdir, 'checkpoints')))
 
-  alone = str(tmp_path / 'alone')
-  subprocess.run([sys.executable, os.path.join(ROOT, 'run.py'), '--config=configs/ks_tiny.py',
-                  f'--workdir={alone}'], cwd=ROOT, env=_QUIET, check=True, capture_output=True,
-                 timeout=600)
-  together = pd.read_csv(os.path.join(workdir, 'metrics.csv'))
-  one = pd.read_csv(os.path.join(alone, 'metrics.csv'))
-  assert list(together.step) == list(one.step)
-  for column in ('policy_loss', 'validation_utility', 'mean_K'):
-    np.testing.assert_allclose(together[column], one[column], rtol=1e-5, err_msg=column)
+  _same_metrics(workdir, one_device)
   with open(os.path.join(workdir, 'summary.json')) as f:
     summary = json.load(f)
-  assert summary['policy_steps'] == int(one.step.iloc[-1])
+  assert summary['policy_steps'] == int(one_device.step.iloc[-1])
 
 
 def test_bad_strategies_are_refused_with_the_field_named(monkeypatch):

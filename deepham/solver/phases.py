@@ -60,9 +60,8 @@ class Phases:
           [int(sample.z.shape[0]), 1, 1], st.seed(run_state.BURN, 2), dtype=sample.x.dtype))
       sample = base.State(sample.x * scale, sample.e, sample.z)
     st.normalizer.fit(sample)
-    with st.variable_scope():  # its optimiser's slots are like the policy's variables
-      mse = imitation.imitate(st.policy, rule, sample, cfg.imitation_steps,
-                              cfg.imitation_batch, cfg.imitation_learning_rate, st.config.seed)
+    mse = imitation.imitate(st.policy, rule, sample, cfg.imitation_steps, cfg.imitation_batch,
+                            cfg.imitation_learning_rate, st.config.seed, st.variable_scope)
     logging.info('policy network imitates the initial policy: MSE %.3g', mse)
     run_state.assign(st.distribution, state)
     st.burned.assign(1)

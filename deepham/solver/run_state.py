@@ -160,7 +160,9 @@ class RunState:
         learning_rate_end=config.value.learning_rate_end)
 
   def variable_scope(self):
-    """Where optimisers of the networks are made (the strategy's scope if it mirrors them)."""
+    """Where optimisers of the networks are made (the strategy's scope if it mirrors them).
+    Everything else runs outside it: there a mirrored variable reads as its first copy, and an
+    update (assign, an optimiser's step) updates every copy."""
     return distribute.variable_scope(self.strategy)
 
   def seed(self, purpose: int, counter) -> tf.Tensor:

@@ -225,7 +225,7 @@ def prepare(workdir: str, config: ml_collections.ConfigDict, overwrite: bool = F
   """Writes config.json into the (existing) `workdir`; returns True if it holds an earlier run
   of the same config to resume.
 
-  A workdir whose config.json differs from `config` (outside the `validation` section), or that
+  A workdir whose config.json differs from `config` (outside `_NOT_IDENTITY`), or that
   holds files of its own and no deepham run, is refused unless `overwrite`, which deletes the
   earlier run (`clear_run`: only what deepham wrote) and starts afresh.
   """
@@ -235,22 +235,9 @@ def prepare(workdir: str, config: ml_collections.ConfigDict, overwrite: bool = F
   if overwrite:
     clear_run(workdir)
   elif os.path.exists(path):
-    try:
-      with open(path) as f:
-        old = json.load(f)
-      if not isinstance(old, dict):
-        raise ValueError('not a JSON object')
-    except (OSError, ValueError) as exc:
-      raise errors.WorkdirError(
-          f'{path} is not a readable config ({exc}). Restore it to resume that run, or choose '
-          'another --workdir.') from exc
-    old = upgrade(old)
-    if _identity(old) != _identity(new):
-      diff = sorted(_differences(_identity(old), _identity(new)))
-      raise errors.WorkdirError(
-          f'{workdir} holds a run with a different config (differs in: '
-          f'{", ".join(diff[:8])}{", ..." if len(diff) > 8 else ""}). Use another --workdir, '
-          f'or pass --overwrite to delete that run and start afresh.')
+    old = _read_config(path, ' Restore it to resume that run, or choose another --workdir.')
+    _refuse_other_run(workdir, old, new, 'Use another --workdir, or pass --overwrite to delete '
+                      'that run and start afresh.')
     return True
   else:
     foreign = _foreign(workdir)
@@ -318,13 +305,18 @@ def load_config(workdir: str) -> dict:
     raise errors.WorkdirError(f'{workdir} is not a directory holding a run.')
   if not os.path.exists(path):
     raise errors.WorkdirError(f'{workdir} holds no run (no config.json).')
+  return _read_config(path)
+
+
+def _read_config(path: str, advice: str = '') -> dict:
+  """A config.json, upgraded to the current format; an unreadable one fails naming it."""
   try:
     with open(path) as f:
       config = json.load(f)
     if not isinstance(config, dict):
       raise ValueError('not a JSON object')
   except (OSError, ValueError) as exc:
-    raise errors.WorkdirError(f'{path} is not a readable config ({exc}).') from exc
+    raise errors.WorkdirError(f'{path} is not a readable config ({exc}).{advice}') from exc
   return upgrade(config)
 
 
@@ -334,19 +326,24 @@ def stored_config(workdir: str) -> ml_collections.ConfigDict:
 
 
 def check_same_run(workdir: str, config: ml_collections.ConfigDict) -> None:
-  """Refuses unless `workdir` holds a run of `config` (its `validation` section may differ)."""
+  """Refuses unless `workdir` holds a run of `config` (outside `_NOT_IDENTITY`)."""
   stored = load_config(workdir)
   if stored.get('method') != config.method:
     raise errors.WorkdirError(f"{workdir} holds a '{stored.get('method')}' run, not "
                               f"'{config.method}'.")
-  new = _identity(_to_dict(config))
-  if _identity(stored) != new:
-    diff = sorted(_differences(_identity(stored), new))
+  _refuse_other_run(workdir, stored, _to_dict(config),
+                    'Validate it with the config it was solved with (only validation.*, '
+                    'run.strategy and run.logical_cpus may change).')
+
+
+def _refuse_other_run(workdir: str, stored: dict, new: dict, advice: str) -> None:
+  """Raises, naming the differing fields, unless the two configs are the same run's."""
+  old, new = _identity(stored), _identity(new)
+  if old != new:
+    diff = sorted(_differences(old, new))
     raise errors.WorkdirError(
         f'{workdir} holds a run with a different config (differs in: '
-        f'{", ".join(diff[:8])}{", ..." if len(diff) > 8 else ""}); validate it with the '
-        'config it was solved with (only validation.*, run.strategy and run.logical_cpus may '
-        'change).')
+        f'{", ".join(diff[:8])}{", ..." if len(diff) > 8 else ""}). {advice}')
 
 
 def _atomic_write(path: str, text: str) -> None:

@@ -44,13 +44,27 @@ def test_gm_grid_accuracy_script_validates_a_run_both_ways(tmp_path):
       0.01 * result['exact_optimality_mean'])
 
 
-def test_irf_script_times_both_methods():
+def _json_lines(script: str, *flags_: str) -> list[dict]:
+  """The JSON lines a benchmark script prints (it must exit cleanly)."""
   env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2')
-  out = subprocess.run([sys.executable, 'benchmarks/irf.py', '--config=configs/ks_game.py:tiny',
-                        '--states=8', '--horizon=3'], cwd=conftest.REPO, env=env,
-                       capture_output=True, text=True, timeout=300)
+  out = subprocess.run([sys.executable, script, *flags_], cwd=conftest.REPO, env=env,
+                       capture_output=True, text=True, timeout=600)
   assert out.returncode == 0, out.stderr[-2000:]
-  result = json.loads([l for l in out.stdout.splitlines() if l.startswith('{')][-1])
+  return [json.loads(l) for l in out.stdout.splitlines() if l.startswith('{')]
+
+
+def test_irf_script_times_both_methods():
+  result = _json_lines('benchmarks/irf.py', '--config=configs/ks_game.py:tiny', '--states=8',
+                       '--horizon=3')[-1]
   assert result['shock'] == 'z=1->0' and result['states'] == 8
   for key in ('deepham_response_seconds', 'ks_response_seconds', 'seconds'):
     assert result[key] > 0, key
+
+
+def test_distributed_script_measures_one_and_two_devices():
+  rows = _json_lines('benchmarks/distributed.py', '--variant=tiny', '--steps=2',
+                     '--solve_steps=4')
+  assert [(r['replicas'], r['strategy'], len(r['devices'])) for r in rows] == [
+      (1, 'default', 1), (2, 'mirrored', 2)]
+  for r in rows:
+    assert r['seconds_per_step'] > 0 and r['short_solve_seconds'] > 0

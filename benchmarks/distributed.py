@@ -12,11 +12,14 @@ speed-up: the figures show what the replicas cost; the speed-up needs GPUs or ho
 
 import json
 import os
-import subprocess
 import sys
 
-from absl import app
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))
+
+from absl import app  # pylint: disable=g-import-not-at-top
 from absl import flags
+
+from benchmarks import child
 
 _DEVICES = flags.DEFINE_list('devices', ['1', '2'], 'Device counts to measure.')
 _STEPS = flags.DEFINE_integer('steps', 20, 'Timed policy steps after the compiling one.')
@@ -24,9 +27,7 @@ _SOLVE_STEPS = flags.DEFINE_integer('solve_steps', 200, 'Policy steps of the sho
 _VARIANT = flags.DEFINE_string('variant', None, 'Variant of configs/ks_game.py (e.g. tiny).')
 
 _CHILD = '''
-import json, os, shutil, sys, tempfile, time
-os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
-sys.path.insert(0, {repo!r})
+import shutil, tempfile, time
 from configs import ks_game
 from benchmarks import common
 from deepham import main as deepham_main
@@ -59,16 +60,13 @@ print(json.dumps(dict(benchmark='distributed', replicas={devices},
 
 def main(argv):
   del argv
-  repo = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..')
   for devices in _DEVICES.value:
-    code = _CHILD.format(repo=repo, devices=int(devices), steps=_STEPS.value,
-                         solve_steps=_SOLVE_STEPS.value, variant=_VARIANT.value)
-    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
-                         check=False)
-    lines = [line for line in out.stdout.splitlines() if line.startswith('{')]
-    if out.returncode or not lines:
-      sys.exit(f'distributed benchmark with {devices} devices failed:\n{out.stderr[-2000:]}')
-    print(json.dumps(json.loads(lines[-1])), flush=True)
+    result, stderr = child.run(_CHILD.format(devices=int(devices), steps=_STEPS.value,
+                                             solve_steps=_SOLVE_STEPS.value,
+                                             variant=_VARIANT.value))
+    if result is None:
+      sys.exit(f'distributed benchmark with {devices} devices failed:\n{stderr}')
+    print(json.dumps(result), flush=True)
 
 
 if __name__ == '__main__':

@@ -7,11 +7,14 @@ KS config (or a variant of configs/ks_game.py) with economy.n_agents set to N.
 
 import json
 import os
-import subprocess
 import sys
 
-from absl import app
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))
+
+from absl import app  # pylint: disable=g-import-not-at-top
 from absl import flags
+
+from benchmarks import child
 
 _N = flags.DEFINE_list('n_agents', ['10', '50', '100', '500', '1000'], 'Numbers of agents.')
 _STEPS = flags.DEFINE_integer('steps', 5, 'Timed policy steps per N.')
@@ -19,9 +22,6 @@ _PERIODS = flags.DEFINE_integer('periods', 300, 'Simulated periods timed per N.'
 _VARIANT = flags.DEFINE_string('variant', None, 'Variant of configs/ks_game.py (e.g. tiny).')
 
 _CHILD = '''
-import json, sys, os
-os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
-sys.path.insert(0, {repo!r})
 from configs import ks_game
 from benchmarks import common
 n = {n}
@@ -42,15 +42,11 @@ print(json.dumps(dict(benchmark='scaling', n_agents=n,
 
 def main(argv):
   del argv
-  repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
   for n in _N.value:
-    code = _CHILD.format(repo=repo, n=int(n), steps=_STEPS.value, periods=_PERIODS.value,
-                         variant=_VARIANT.value)
-    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
-                         check=False)
-    lines = [l for l in out.stdout.splitlines() if l.startswith('{')]
-    print(lines[-1] if lines else json.dumps(dict(benchmark='scaling', n_agents=int(n),
-                                                   error=out.stderr[-2000:])), flush=True)
+    result, stderr = child.run(_CHILD.format(n=int(n), steps=_STEPS.value,
+                                             periods=_PERIODS.value, variant=_VARIANT.value))
+    print(json.dumps(result or dict(benchmark='scaling', n_agents=int(n), error=stderr)),
+          flush=True)
 
 
 if __name__ == '__main__':

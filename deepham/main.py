@@ -24,54 +24,48 @@ class Program(NamedTuple):
   start: Callable = lambda config: None
 
 
-def _load_or_solve(path: str, action: str, load: Callable, solve: Callable):
-  """A conventional solution: the one saved at `path` (action 'validate'), or solved and saved."""
-  if action == 'validate':
-    return load(path)
-  sol = solve()
-  sol.save(path)
-  return sol
+def _conventional(method: str, filename: str, parts: Callable, after=None) -> Program:
+  """The program of a conventional solver. parts(config) -> (economy params, method params,
+  solve(economy params, method params) -> solution, load(path) -> solution), building (and so
+  checking) the parameters; the solution is saved as `filename` in the workdir (action
+  'validate' loads it instead), its summary goes to summary.json, then after(solution, workdir)
+  runs if given."""
+  def run(config, workdir: str, action: str) -> dict:
+    econ_params, method_params, solve, load = parts(config)
+    path = os.path.join(workdir, filename)
+    if action == 'validate':
+      sol = load(path)
+    else:
+      sol = solve(econ_params, method_params)
+      sol.save(path)
+    summary = workdir_lib.update_summary(workdir, dict(method=method, **sol.summary()))
+    if after is not None:
+      after(sol, workdir)
+    return summary
+  return Program(parts, run)
 
 
-def _check_krusell_smith(config) -> None:
-  from deepham.conventional import krusell_smith  # pylint: disable=g-import-not-at-top
-  from deepham.economies import ks  # pylint: disable=g-import-not-at-top
-  ks.KSParams.from_config(config.economy)
-  krusell_smith.KSMethodParams.from_config(config.ks_method)
-
-
-def _krusell_smith(config, workdir: str, action: str) -> dict:
-  """The conventional Krusell-Smith algorithm; writes ks_solution.npz and summary.json."""
+def _krusell_smith_parts(config):
   from deepham.conventional import krusell_smith  # pylint: disable=g-import-not-at-top
   from deepham.conventional import ks_solution  # pylint: disable=g-import-not-at-top
   from deepham.economies import ks  # pylint: disable=g-import-not-at-top
-  sol = _load_or_solve(
-      os.path.join(workdir, 'ks_solution.npz'), action, ks_solution.KSSolution.load,
-      lambda: krusell_smith.solve(ks.KSParams.from_config(config.economy),
-                                  krusell_smith.KSMethodParams.from_config(config.ks_method)))
-  summary = dict(method='krusell_smith', **sol.summary())
-  workdir_lib.update_summary(workdir, summary)
+  return (ks.KSParams.from_config(config.economy),
+          krusell_smith.KSMethodParams.from_config(config.ks_method), krusell_smith.solve,
+          ks_solution.KSSolution.load)
+
+
+def _aiyagari_parts(config):
+  """The stationary equilibrium of the Davila et al. market economy."""
+  from deepham.conventional import aiyagari  # pylint: disable=g-import-not-at-top
+  from deepham.economies import davila  # pylint: disable=g-import-not-at-top
+  return (davila.DavilaParams.from_config(config.economy),
+          aiyagari.AiyagariMethodParams.from_config(config.aiyagari), aiyagari.solve,
+          aiyagari.AiyagariSolution.load)
+
+
+def _ks_figures(sol, workdir: str) -> None:
   from deepham import figures  # pylint: disable=g-import-not-at-top
   figures.ks_solution_figures(sol, os.path.join(workdir, 'figures'))
-  return summary
-
-
-def _check_aiyagari(config) -> None:
-  from deepham.conventional import aiyagari  # pylint: disable=g-import-not-at-top
-  from deepham.economies import davila  # pylint: disable=g-import-not-at-top
-  davila.DavilaParams.from_config(config.economy)
-  aiyagari.AiyagariMethodParams.from_config(config.aiyagari)
-
-
-def _aiyagari(config, workdir: str, action: str) -> dict:
-  """The stationary equilibrium of the Davila et al. market economy (aiyagari_solution.npz)."""
-  from deepham.conventional import aiyagari  # pylint: disable=g-import-not-at-top
-  from deepham.economies import davila  # pylint: disable=g-import-not-at-top
-  sol = _load_or_solve(
-      os.path.join(workdir, 'aiyagari_solution.npz'), action, aiyagari.AiyagariSolution.load,
-      lambda: aiyagari.solve(davila.DavilaParams.from_config(config.economy),
-                             aiyagari.AiyagariMethodParams.from_config(config.aiyagari)))
-  return workdir_lib.update_summary(workdir, dict(method='aiyagari', **sol.summary()))
 
 
 def _check_deepham(config) -> None:
@@ -105,8 +99,9 @@ def _deepham_owns_workdir(config) -> bool:
 # The programs run.py starts, by config.method: a new program is a function pair and a line here.
 PROGRAMS = {
     'deepham': Program(_check_deepham, _deepham, _deepham_owns_workdir, _start_deepham),
-    'krusell_smith': Program(_check_krusell_smith, _krusell_smith),
-    'aiyagari': Program(_check_aiyagari, _aiyagari),
+    'krusell_smith': _conventional('krusell_smith', 'ks_solution.npz', _krusell_smith_parts,
+                                   after=_ks_figures),
+    'aiyagari': _conventional('aiyagari', 'aiyagari_solution.npz', _aiyagari_parts),
 }
 METHODS = tuple(PROGRAMS)
 

@@ -17,8 +17,9 @@ def get_config() -> ml_collections.ConfigDict:
   config.seed = 0
   config.dtype = 'float32'  # 'float32' | 'float64'
   config.mode = 'game'  # 'game' (competitive equilibrium) | 'planner' (constrained efficiency)
-  # The economy's own parameters (deepham/economies/NAME.py), set by each experiment config.
-  config.economy = ml_collections.ConfigDict(dict(name='', n_agents=50))
+  # The economy's name and its own parameters (deepham/economies/NAME.py: its parameter class
+  # declares and checks them), set by each experiment config.
+  config.economy = ml_collections.ConfigDict(dict(name=''))
 
   config.network = ml_collections.ConfigDict(dict(
       width=(24, 24),  # hidden layers of the policy (and, with value.width=(), value) networks

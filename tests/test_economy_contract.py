@@ -6,15 +6,17 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from configs import brock_mirman, davila, investment_lq, ks_game
+from configs import brock_mirman, covarrubias, davila, investment_lq, ks_game
 from deepham import economies
 from deepham import validation
 from deepham.economies import base
 from deepham.solver import simulate
 
-# The shipped config of each registered economy (a new economy adds its line here).
-CONFIGS = {'ks': ks_game, 'brock_mirman': brock_mirman, 'investment': investment_lq,
-           'davila': davila}
+# The shipped config of each registered economy and its field for the number of agents (a new
+# economy adds its line here).
+CONFIGS = {'ks': (ks_game, 'n_agents'), 'brock_mirman': (brock_mirman, 'n_agents'),
+           'investment': (investment_lq, 'n_agents'), 'davila': (davila, 'n_agents'),
+           'covarrubias': (covarrubias, 'n_households')}
 
 
 def test_every_registered_economy_has_a_config_here():
@@ -29,8 +31,9 @@ def _initial_rule(econ):
 
 @pytest.mark.parametrize('name', sorted(CONFIGS))
 def test_economy_keeps_its_contract(name):
-  config = CONFIGS[name].get_config()
-  config.economy.n_agents = 6
+  module, size = CONFIGS[name]
+  config = module.get_config()
+  config.economy[size] = 6
   econ = economies.make(config.economy)
   assert economies.name_of(econ) == name
   start = simulate.as_state(econ.initial_state(5, np.random.default_rng(0)), tf.float64)
@@ -42,10 +45,17 @@ def test_economy_keeps_its_contract(name):
   assert x.shape == (periods, 5, 6, econ.n_x) and np.all(np.isfinite(x))
   assert np.all(np.isfinite(path.utility.numpy()))
   assert path.aggregates.shape[-1] == len(econ.aggregate_names)
+  if econ.sets_prices:  # the prices come after the state's aggregates
+    last = base.State(*[f[-1] for f in path.states])
+    cleared = econ.clear_markets(last, rule(last), econ.aggregates(last)).numpy()
+    np.testing.assert_allclose(cleared[:, :len(econ.aggregate_names)],
+                               econ.aggregates(last).numpy())
+    assert np.all(np.isfinite(cleared))
   if econ.state_floor is not None:
     assert np.all(x >= np.asarray(econ.state_floor) - 1e-9)
   low, high = econ.action_bounds
-  raw = tf.constant(np.linspace(-30, 30, 61)[None, :, None], tf.float64)
+  raw = tf.constant(np.repeat(np.linspace(-30, 30, 61)[None, :, None], econ.n_actions, -1),
+                    tf.float64)
   action = econ.action_from_output(raw).numpy()
   assert np.all((action >= low - 1e-12) & (action <= high + 1e-12))
 
@@ -56,9 +66,10 @@ def test_economy_keeps_its_contract(name):
                         for f in path.states])
   if econ.has_euler_residual:
     nodes, weights = econ.aggregate_quadrature(3)
-    assert nodes.shape == (3, econ.n_aggregate_noise) and np.isclose(weights.sum(), 1.0)
+    assert nodes.shape == (len(weights), econ.n_aggregate_noise)
+    assert np.isclose(weights.sum(), 1.0)
     res = validation.euler_residuals(econ, rule, states, 2, 3)
-    assert res.shape == (5, 6) and np.all(np.isfinite(res))
+    assert res.shape[:2] == (5, 6) and np.all(np.isfinite(res))
   else:
     with pytest.raises(NotImplementedError):
       econ.euler_residual(states, rule(states), [])

@@ -39,8 +39,9 @@ def _start(econ, n_paths, seed=0):
 @pytest.mark.parametrize('impulse', ['zero', 'identity'])
 def test_a_zero_impulse_has_exactly_zero_response(name, impulse):
   """Common random numbers: the shocked path is the baseline, period by period, bit for bit."""
-  config = contract.CONFIGS[name].get_config()
-  config.economy.n_agents = 10
+  module, size = contract.CONFIGS[name]
+  config = module.get_config()
+  config.economy[size] = 10
   econ = economies.make(config.economy)
   imp = (responses.parse_shock(econ, 'zero') if impulse == 'zero'
          else responses.Impulse('identity', state=lambda s: s))
@@ -105,7 +106,7 @@ def test_investment_response_under_the_exact_policy_is_the_linear_closed_form():
 
 
 def test_bad_shocks_and_transforms_are_refused_with_the_argument_named():
-  ks_econ = economies.make(contract.CONFIGS['ks'].get_config().economy)
+  ks_econ = economies.make(contract.CONFIGS['ks'][0].get_config().economy)
   for spec in ('z=2', 'z=1->1', 'noise=1', 'tfp=1', 'z=a'):
     with pytest.raises(errors.ConfigError, match='shock must be one of'):
       responses.parse_shock(ks_econ, spec)
@@ -123,7 +124,7 @@ def test_bad_shocks_and_transforms_are_refused_with_the_argument_named():
 
 
 def test_rich_to_poor_keeps_the_mean_and_the_middle():
-  econ = economies.make(contract.CONFIGS['ks'].get_config().economy)
+  econ = economies.make(contract.CONFIGS['ks'][0].get_config().economy)
   start = _start(econ, 4)
   k = np.random.default_rng(1).uniform(0, 80, start.x.shape)
   start = start._replace(x=tf.constant(k))

@@ -174,7 +174,7 @@ def test_brock_mirman_initial_spread_is_checked():
 def test_every_field_of_the_shipped_configs_is_in_the_table():
   """configs/base.py declares exactly the table's fields; the configs set no others (in the
   sections the solver reads), and they all pass."""
-  from configs import base, brock_mirman, davila, investment_lq  # pylint: disable=g-import-not-at-top
+  from configs import base, brock_mirman, covarrubias, davila, investment_lq  # pylint: disable=g-import-not-at-top
   declared = base.get_config()
   sections = [s for s in declared if hasattr(declared[s], 'keys')]
   assert ({f'{s}.{f}' for s in sections for f in declared[s]}
@@ -182,7 +182,8 @@ def test_every_field_of_the_shipped_configs_is_in_the_table():
           == set(config_checks.FIELDS) | {'economy.name'})  # a name economies.make checks
   for config in (ks_game.get_config(), ks_game.get_config('tiny'), brock_mirman.get_config(),
                  davila.get_config(), investment_lq.get_config(),
-                 investment_lq.get_config('tiny')):
+                 investment_lq.get_config('tiny'), covarrubias.get_config(),
+                 covarrubias.get_config('planner,risk')):
     main.check(config)
     for section in ('network', 'init', 'value', 'policy', 'run', 'validation'):
       for field in config[section]:

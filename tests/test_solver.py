@@ -361,7 +361,7 @@ def test_non_finite_loss_stops_cleanly(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize('path, value, field', [
-    ('economy.n_agents', 1, 'economy.n_agents'),
+    ('economy.n_agents', 0, 'economy.n_agents'),
     ('economy.beta', 1.2, 'economy.beta'),
     ('economy.name', 'nonexistent', 'economy.name'),
     ('mode', 'anarchy', 'mode'),

@@ -2,6 +2,7 @@
 
 from deepham import errors
 from deepham.economies import brock_mirman
+from deepham.economies import covarrubias
 from deepham.economies import davila
 from deepham.economies import investment
 from deepham.economies import ks
@@ -13,6 +14,7 @@ REGISTRY = {
     'brock_mirman': (brock_mirman.BrockMirman, brock_mirman.BMParams),
     'investment': (investment.LucasPrescott, investment.InvestmentParams),
     'davila': (davila.Davila, davila.DavilaParams),
+    'covarrubias': (covarrubias.Covarrubias, covarrubias.CovarrubiasParams),
 }
 
 

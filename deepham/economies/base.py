@@ -116,6 +116,19 @@ class Economy(abc.ABC):
   def aggregates(self, state: State) -> tf.Tensor:
     """[B, n_agg]: the aggregates that set this period's prices (KS: K = mean k)."""
 
+  def clear_markets(self, state: State, action: tf.Tensor, aggregates: tf.Tensor) -> tf.Tensor:
+    """The aggregates `transition` uses once everyone has acted: `aggregates(state)` and, in an
+    economy where this period's actions set prices (a market for goods bought this period),
+    those prices appended. The solver calls it after the actions, before `transition`, and
+    stops its gradient where agents are price takers. The default: no such prices."""
+    del state, action
+    return aggregates
+
+  @property
+  def sets_prices(self) -> bool:
+    """Whether this period's actions set prices (`clear_markets` is defined)."""
+    return type(self).clear_markets is not Economy.clear_markets
+
   @abc.abstractmethod
   def action_from_output(self, raw: tf.Tensor) -> tf.Tensor:
     """Maps a network's raw output [B, N, n_actions] to the action (KS: consumption share)."""
@@ -125,13 +138,15 @@ class Economy(abc.ABC):
                  shocks: Shocks) -> tuple[tf.Tensor, tf.Tensor]:
     """Budget and law of motion: (x' [B, N, n_x], period utility [B, N]).
 
-    `aggregates` are passed in (rather than recomputed) so that the solver can make an agent a
-    price taker by stopping their gradient.
+    `aggregates` (those of `clear_markets`) are passed in rather than recomputed, so that the
+    solver can make an agent a price taker by stopping their gradient, and so that one agent
+    can be moved alone (B x 1 states) in the cross-section's prices: a transition never reduces
+    over agents.
     """
 
   def step(self, state: State, action: tf.Tensor, aggregates: tf.Tensor,
            shocks: Shocks) -> tuple[State, tf.Tensor]:
-    """One period: (next State, utility [B, N])."""
+    """One period: (next State, utility [B, N]); `aggregates` those of `clear_markets`."""
     x_next, utility = self.transition(state, action, aggregates, shocks)
     e_next, z_next = self.next_exogenous(state, shocks)
     return State(x_next, e_next, z_next), utility
@@ -171,8 +186,9 @@ class Economy(abc.ABC):
     return type(self).euler_residual is not Economy.euler_residual
 
   def euler_residual(self, state: State, action: tf.Tensor, outcomes) -> tf.Tensor:
-    """[B, N] Euler-equation residual of `action` at `state`; outcomes: a sequence of
-    (weight, next_state, next_aggregates, next_action) over the expectation's nodes."""
+    """[B, N] (or [B, N, n_equations]) Euler-equation residuals of `action` at `state`;
+    outcomes: a sequence of (weight, next_state, next_aggregates, next_action) over the
+    expectation's nodes, next_aggregates those of `clear_markets` at next_action."""
     raise NotImplementedError(f'{type(self).__name__} defines no Euler residual.')
 
   def aggregate_quadrature(self, n: int | None = None) -> tuple[np.ndarray, np.ndarray]:

@@ -170,6 +170,7 @@ class PairSimulator:
     def period(state, shocks):
       aggs = economy.aggregates(state)
       action = policy(state, aggs)
+      aggs = economy.clear_markets(state, action, aggs)
       q = economy.quantities(state, action, aggs)
       c = (economy.consumption(state, action, aggs) if economy.has_consumption
            else tf.zeros_like(state.x[..., 0]))

@@ -67,8 +67,6 @@ FIELDS = {
     'seed': integer(0),
     'dtype': one_of(DTYPES),
     'mode': one_of(MODES),
-    'economy.n_agents': Rule(lambda v: _is_int(v) and v >= 2,
-                             'an integer >= 2 (DeepHAM needs a cross-section)'),
     'network.width': widths(),
     'network.gm_width': widths(),
     'network.activation': one_of(sorted(networks._ACTIVATIONS)),  # pylint: disable=protected-access

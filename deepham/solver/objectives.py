@@ -81,12 +81,12 @@ class UtilityObjective:
     util = tf.zeros(tf.shape(state.e), dtype)
     disc = tf.ones([], dtype)
     for t in tf.range(self.t_unroll):
-      aggregates = econ.aggregates(state)
-      if cut:
-        aggregates = tf.stop_gradient(aggregates)
       action = self.policy(state, stop_dist_gradient=cut)
       if game:
         action = tf.concat([action[:, :1], tf.stop_gradient(action[:, 1:])], axis=1)
+      aggregates = econ.clear_markets(state, action, econ.aggregates(state))
+      if cut:
+        aggregates = tf.stop_gradient(aggregates)
       state, u = econ.step(state, action, aggregates, _at(shocks, t))
       util += disc * u
       disc *= econ.beta
@@ -99,17 +99,17 @@ class UtilityObjective:
   def record(self, state: base.State, shocks: base.Shocks):
     """Phase 1 of `fast_game`: everyone forward, no gradient.
 
-    Returns (aggregates [T, B, n_agg], normalised distribution inputs [T + 1, B, N, D],
-    final state).
+    Returns (aggregates [T, B, n_agg] of `clear_markets`, normalised distribution inputs
+    [T + 1, B, N, D], final state).
     """
     econ, norm = self.economy, self.policy.normalizer
     T = self.t_unroll
     aggs = tf.TensorArray(state.x.dtype, size=T)
     dists = tf.TensorArray(state.x.dtype, size=T + 1)
     for t in tf.range(T):
-      aggregates = econ.aggregates(state)
       dist = norm.dist(state)
       action = self.policy.act(state, self.policy.net.moments(dist))
+      aggregates = econ.clear_markets(state, action, econ.aggregates(state))
       aggs = aggs.write(t, aggregates)
       dists = dists.write(t, dist)
       state, _ = econ.step(state, action, aggregates, _at(shocks, t))
@@ -166,36 +166,60 @@ class EulerObjective:
     self.economy, self.policy, self.loss_type = economy, policy, loss
 
   def outcomes(self, state: base.State, action: tf.Tensor, agent_noise: tf.Tensor,
-               nodes: np.ndarray, weights: np.ndarray):
-    """(weight, next state, next aggregates, next action) at each aggregate quadrature node."""
+               nodes: np.ndarray, weights: np.ndarray, uniforms=None):
+    """(weight, next state, next aggregates, next action) at each aggregate quadrature node,
+    with the idiosyncratic draw `agent_noise` [B, N, n_agent_noise] and, in an economy with a
+    discrete exogenous chain, the chain's uniforms (u_z [B], u_e [B, N]) of the same draw (None:
+    zeros). Aggregates are those of `clear_markets` at each period's actions."""
     econ = self.economy
-    aggs = econ.aggregates(state)
+    aggs = econ.clear_markets(state, action, econ.aggregates(state))
     B = tf.shape(state.z)[0]
     dtype = state.x.dtype
+    if uniforms is None:
+      uniforms = (tf.zeros([B], dtype), tf.zeros(tf.shape(state.e), dtype))
     out = []
     for node, weight in zip(nodes, weights):
-      shocks = base.Shocks(tf.zeros([B], dtype), tf.zeros(tf.shape(state.e), dtype), agent_noise,
+      shocks = base.Shocks(*uniforms, agent_noise,
                            tf.broadcast_to(tf.constant(node, dtype), [B, len(node)]))
       nxt, _ = econ.step(state, action, aggs, shocks)
-      out.append((float(weight), nxt, econ.aggregates(nxt), self.policy(nxt)))
+      act = self.policy(nxt)
+      out.append((float(weight), nxt, econ.clear_markets(nxt, act, econ.aggregates(nxt)), act))
     return out
 
   def residual(self, state: base.State, seed: tf.Tensor | None, action: tf.Tensor | None = None,
-               antithetic: bool = False, noise: tf.Tensor | None = None) -> tf.Tensor:
+               antithetic: bool = False, noise: tf.Tensor | None = None,
+               uniforms=None) -> tf.Tensor:
     """Euler residuals [B, N] with the idiosyncratic shocks of one draw (from `seed`, or the
-    given `noise` [B, N, n_agent_noise]); with `antithetic`, the mean of the residuals at that
-    draw and at its mirror image."""
+    given `noise` [B, N, n_agent_noise] and chain `uniforms`); with `antithetic`, the mean of
+    the residuals at that draw and at its mirror image (-noise, 1 - uniforms)."""
     econ = self.economy
     action = self.policy(state) if action is None else action
     if noise is None:
       noise = tf.random.stateless_normal(
           tf.concat([tf.shape(state.e), [econ.n_agent_noise]], 0), seed, dtype=state.x.dtype)
+      uniforms = self.chain_uniforms(state, seed)
     nodes, weights = econ.aggregate_quadrature()
-    outcomes = self.outcomes(state, action, noise, nodes, weights)
+    outcomes = self.outcomes(state, action, noise, nodes, weights, uniforms)
     if antithetic:  # the residual is linear in the outcomes' weights: halve them, add the mirror
+      mirror = None if uniforms is None else tuple(1 - u for u in uniforms)
       outcomes = [(w / 2, *rest) for w, *rest in
-                  outcomes + self.outcomes(state, action, -noise, nodes, weights)]
+                  outcomes + self.outcomes(state, action, -noise, nodes, weights, mirror)]
     return econ.euler_residual(state, action, outcomes)
+
+  def chain_uniforms(self, state: base.State, seed: tf.Tensor, shard=(0, 1)):
+    """The discrete chain's uniforms (u_z [B], u_e [B, N]) of one draw, or None where the chain
+    has one state; with shard=(i, n), the i-th of n row blocks of a batch n times as large.
+    They come from fold_in(seed, 1): independent of the normal draw made from `seed`."""
+    chain = self.economy.chain
+    if chain.n_z * chain.n_e == 1:
+      return None
+    index, count = shard
+    seeds = tf.random.experimental.stateless_split(
+        tf.random.experimental.stateless_fold_in(seed, 1), 2)
+    B = tf.shape(state.e)[0] * count
+    u = (tf.random.stateless_uniform([B], seeds[0], dtype=state.x.dtype),
+         tf.random.stateless_uniform([B, tf.shape(state.e)[1]], seeds[1], dtype=state.x.dtype))
+    return u if count == 1 else distribute.rows(u, index, count)
 
   def _noise(self, state: base.State, seed: tf.Tensor, shard) -> tf.Tensor:
     """The idiosyncratic draw [B, N, n_agent_noise] of `residual`; with shard=(i, n), the i-th
@@ -210,10 +234,13 @@ class EulerObjective:
     if self.loss_type in ('square', 'antithetic'):
       return tf.reduce_mean(tf.square(self.residual(
           state, None, antithetic=self.loss_type == 'antithetic',
-          noise=self._noise(state, seed, shard))))
+          noise=self._noise(state, seed, shard),
+          uniforms=self.chain_uniforms(state, seed, shard))))
     action = self.policy(state)
     seeds = tf.random.experimental.stateless_split(seed, 2)
     return tf.reduce_mean(
-        self.residual(state, None, action, noise=self._noise(state, seeds[0], shard)) *
-        self.residual(state, None, action, noise=self._noise(state, seeds[1], shard)))
+        self.residual(state, None, action, noise=self._noise(state, seeds[0], shard),
+                      uniforms=self.chain_uniforms(state, seeds[0], shard)) *
+        self.residual(state, None, action, noise=self._noise(state, seeds[1], shard),
+                      uniforms=self.chain_uniforms(state, seeds[1], shard)))
 

@@ -35,9 +35,10 @@ def euler_errors(economy: base.Economy, policy, conditional_policy, own: base.St
   next state is held fixed for gradients: the probes are price takers.
   """
   aggs = economy.aggregates(cross_sections)
+  others = policy(cross_sections, aggs)
+  aggs = economy.clear_markets(cross_sections, others, aggs)
   action = conditional_policy(own, cross_sections)
   x_own, _ = economy.transition(own, action, aggs, no_shocks(own))
-  others = policy(cross_sections, aggs)
   x_next, _ = economy.transition(cross_sections, others, aggs, no_shocks(cross_sections))
   x_next = tf.stop_gradient(x_next)
   probs = economy.exogenous_outcomes(own)
@@ -45,6 +46,8 @@ def euler_errors(economy: base.Economy, policy, conditional_policy, own: base.St
   for m, nxt in economy.outcome_states(x_own, own.z):
     reference = base.State(x_next, cross_sections.e, nxt.z)
     next_aggs = economy.aggregates(reference)
+    if economy.sets_prices:  # the prices the reference cross-section's next actions set
+      next_aggs = economy.clear_markets(reference, policy(reference, next_aggs), next_aggs)
     outcomes.append((probs[..., m], nxt, next_aggs, conditional_policy(nxt, reference)))
   return economy.euler_errors(own, action, aggs, outcomes)
 

@@ -75,6 +75,7 @@ class Simulator:
     econ = self.economy
     aggregates = econ.aggregates(state)
     action = self.policy(state, aggregates)
+    aggregates = econ.clear_markets(state, action, aggregates)
     nxt, u = econ.step(state, action, aggregates, shocks)
     if self.utility_correction is not None:
       u += self.utility_correction(state, nxt)

@@ -48,6 +48,7 @@ def _bellman_chunk(economy: base.Economy, method: methods_lib.Method, states: ba
   raw_now = value.raw(economy.distribution_inputs(states))
   v_now = value.evaluate(states, tf.reduce_mean(raw_now, axis=1, keepdims=True))
   a_pol = method.policy(states, aggs)
+  aggs = economy.clear_markets(states, a_pol, aggs)  # an agent's deviation moves no price
   x_pol, _ = economy.transition(states, a_pol, aggs, shocks)
   raw_pol = value.raw(economy.distribution_inputs(base.State(x_pol, states.e, states.z)))
   mean_pol = tf.reduce_mean(raw_pol, axis=1, keepdims=True)

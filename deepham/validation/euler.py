@@ -20,12 +20,14 @@ def euler_chunk(economy: base.Economy, method: methods_lib.Method, states: base.
   the expectation over the exact next exogenous states."""
   aggs = economy.aggregates(states)
   a_pol = method.policy(states, aggs)
+  aggs = economy.clear_markets(states, a_pol, aggs)
   x_pol, _ = economy.transition(states, a_pol, aggs, probes.no_shocks(states))
   probs = economy.exogenous_outcomes(states)
   outcomes = []
   for m, nxt in economy.outcome_states(x_pol, states.z):
     next_aggs = economy.aggregates(nxt)
-    outcomes.append((probs[..., m], nxt, next_aggs, method.policy(nxt, next_aggs)))
+    act = method.policy(nxt, next_aggs)
+    outcomes.append((probs[..., m], nxt, economy.clear_markets(nxt, act, next_aggs), act))
   return economy.euler_errors(states, a_pol, aggs, outcomes)
 
 
@@ -139,18 +141,23 @@ def common_states_report(economy: base.Economy, methods: list[methods_lib.Method
 
 def euler_residuals(economy, policy, states: base.State, n_draws: int, n_quadrature: int,
                     seed: int = 0, chunk: int = 512) -> np.ndarray:
-  """Euler residuals [S, N] at cross-sections `states`, with the expectation over `n_draws`
-  idiosyncratic draws and `n_quadrature` Gauss-Hermite nodes of the aggregate shock."""
+  """Euler residuals [S, N] (or [S, N, n_equations]) at cross-sections `states`, with the
+  expectation over `n_draws` draws of the idiosyncratic shocks (and of the discrete chain's
+  next states, where it has more than one) and `n_quadrature` Gauss-Hermite nodes of the
+  aggregate shock."""
   from deepham.solver import objectives  # pylint: disable=g-import-not-at-top
   objective = objectives.EulerObjective(economy, policy)
   nodes, weights = economy.aggregate_quadrature(n_quadrature)
+  chain = economy.chain.n_z * economy.chain.n_e > 1
 
   @tf.function
-  def residual(part, noises):
+  def residual(part, noises, u_z, u_e):
     action = policy(part)
     outcomes = []
     for m in range(n_draws):
-      for w, nxt, aggs, act in objective.outcomes(part, action, noises[m], nodes, weights):
+      uniforms = (u_z[m], u_e[m]) if chain else None
+      for w, nxt, aggs, act in objective.outcomes(part, action, noises[m], nodes, weights,
+                                                  uniforms):
         outcomes.append((w / n_draws, nxt, aggs, act))
     return economy.euler_residual(part, action, outcomes)
 
@@ -159,7 +166,10 @@ def euler_residuals(economy, policy, states: base.State, n_draws: int, n_quadrat
   S = int(states.z.shape[0])
   for start in range(0, S, chunk):
     part = base.State(*[f[start:start + chunk] for f in states])
-    shape = (n_draws,) + tuple(part.e.shape) + (economy.n_agent_noise,)
-    noises = tf.constant(rng.standard_normal(shape), part.x.dtype)
-    out.append(residual(part, noises).numpy())
+    shape = (n_draws,) + tuple(part.e.shape)
+    dtype = part.x.dtype
+    noises = tf.constant(rng.standard_normal(shape + (economy.n_agent_noise,)), dtype)
+    u_z = tf.constant(rng.uniform(size=shape[:2]) if chain else np.zeros(shape[:2]), dtype)
+    u_e = tf.constant(rng.uniform(size=shape) if chain else np.zeros(shape), dtype)
+    out.append(residual(part, noises, u_z, u_e).numpy())
   return np.concatenate(out, axis=0)

@@ -102,12 +102,20 @@ def run_euler(view, workdir: str) -> dict:
                int(states.z.shape[0]) * econ.n_agents, cfg.euler_draws, cfg.quadrature)
   res = euler_lib.euler_residuals(econ, view.policy, states, cfg.euler_draws, cfg.quadrature,
                                   seed=cfg.seed).reshape(T, n_paths, -1)
+  # Mean discounted utility of the paths' agents over the horizon, and the mean state at its
+  # end (from an off-steady-state start: where a deterministic economy settles).
+  discount = econ.beta ** np.arange(T)
+  welfare = float(np.mean(np.tensordot(discount, path.utility.numpy(), axes=1)))
+  final_x = path.state.x.numpy().reshape(-1, econ.n_x).mean(axis=0)
+  headline = econ.headline({'final_mean_x': final_x})
   row = dict(method='DeepHAM (this run)', objective=view.config.policy.objective,
-             **econ.headline({}), euler_mse_test=float(np.mean(res ** 2)),
+             **headline, euler_mse_test=float(np.mean(res ** 2)),
+             euler_abs_mean=float(np.mean(np.abs(res))),
              euler_abs_p50=float(np.percentile(np.abs(res), 50)),
-             euler_abs_p99=float(np.percentile(np.abs(res), 99)))
+             euler_abs_p99=float(np.percentile(np.abs(res), 99)), welfare=welfare)
   u = view.policy(states).numpy()[..., 0].reshape(T, n_paths, -1)
-  arrays = dict(residuals=res, policy=u, mean_x=path.aggregates.numpy()[..., 0])
+  arrays = dict(residuals=res, policy=u, mean_x=path.aggregates.numpy()[..., 0],
+                aggregates=path.aggregates.numpy(), final_x=path.state.x.numpy())
   reference = econ.reference_policy()
   if reference is not None:
     exact = reference(states).numpy()[..., 0].reshape(T, n_paths, -1)
@@ -128,8 +136,9 @@ def run_euler(view, workdir: str) -> dict:
                         os.path.join(workdir, 'figures'))
   with pd.option_context('display.width', 200, 'display.float_format', '{:.4g}'.format):
     logging.info('validation:\n%s', table.to_string())
-  keys = ('objective', *econ.headline({}), 'euler_mse_test', 'euler_abs_p50', 'euler_abs_p99',
-          'policy_abs_error', 'policy_rel_error', 'euler_mse_test_exact_policy')
+  keys = ('objective', *headline, 'euler_mse_test', 'euler_abs_mean', 'euler_abs_p50',
+          'euler_abs_p99', 'welfare', 'policy_abs_error', 'policy_rel_error',
+          'euler_mse_test_exact_policy')
   return {k: row[k] for k in keys if k in row}
 
 

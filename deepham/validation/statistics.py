@@ -33,7 +33,7 @@ def path_statistics(economy: base.Economy, path: simulate.Path, burn: int) -> di
   for i, name in enumerate(economy.aggregate_names):
     stats[f'mean_{name}'] = float(agg[..., i].mean())
     stats[f'std_{name}'] = float(agg[..., i].std())
-  if economy.has_consumption:
+  if isinstance(economy, base.ConsumptionSavings):  # the return on saving
     R = economy.gross_return(tf.convert_to_tensor(agg.reshape(-1, agg.shape[-1])),
                              tf.reshape(path.z[burn:], [-1]))
     stats['mean_return'] = float(tf.reduce_mean(R)) - 1

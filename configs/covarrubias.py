@@ -9,8 +9,10 @@ python run.py --config=configs/covarrubias.py --config.economy.tfp_risk=True
 Variants (after the colon, combined with commas): 'planner' (mode=planner with pooled
 production), 'risk' (idiosyncratic TFP risk), 'norebate' (the firms' profits are lost),
 'h1', 'h4', 'h5', 'h100' (households, one good), 'hc1', 'hc2', 'hc10' (N^h = N^c), 'tiny'
-(tests). `--config.mode=planner` alone is the planner of the market economy (firms and
-rebate), a different exercise from the 'planner' variant.
+(tests). `--config.mode=planner --config.policy.objective=utility` is the planner of the
+market economy (firms and rebate), a different exercise from the 'planner' variant; with the
+default Euler objective the problem solved is the formulation's first-order conditions and
+`mode` only labels the run.
 """
 
 import ml_collections

@@ -83,3 +83,19 @@ def check_gradient_isolation(config, economy_cls, params_cls, mode, price_taking
   assert float(tf.reduce_max(tf.abs(g_action[:, 0]))) > 0
   assert (float(tf.reduce_max(tf.abs(g_action[:, 1:]))) > 0) == others
   assert (g_agg is not None and float(tf.reduce_max(tf.abs(g_agg))) > 0) == prices
+
+
+def check_fast_game_matches_one_tape(solver):
+  """Asserts that the two-pass price-taking gradient equals one tape's, on a pool batch."""
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  solver.phases.burn_in()
+  batch = solver.pool.next_batch()
+  seed = solver.state.seed(3, 0)
+  solver.trainer.fast = True
+  loss_fast, g_fast, _ = solver.trainer.loss_and_gradient(batch, seed)
+  solver.trainer.fast = False
+  loss_full, g_full, _ = solver.trainer.loss_and_gradient(batch, seed)
+  np.testing.assert_allclose(loss_fast.numpy(), loss_full.numpy(), rtol=1e-5)
+  for a, b in zip(g_fast, g_full):
+    np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=2e-3, atol=1e-5 * np.abs(b).max())
+  return g_fast

@@ -213,17 +213,8 @@ def _utility_solver(arg='tiny', **policy):
 def test_fast_game_equals_one_tape_with_prices_set_by_this_periods_spending():
   # Pass 1 records the prices everyone's spending sets (clear_markets); pass 3 moves agent 0
   # alone in them: the same objective and gradient as one tape over the whole economy.
-  _, s = _utility_solver(t_unroll=6)
-  s.phases.burn_in()
-  batch = s.pool.next_batch()
-  seed = s.state.seed(3, 0)
-  s.trainer.fast = True
-  loss_fast, g_fast, _ = s.trainer.loss_and_gradient(batch, seed)
-  s.trainer.fast = False
-  loss_full, g_full, _ = s.trainer.loss_and_gradient(batch, seed)
-  np.testing.assert_allclose(loss_fast.numpy(), loss_full.numpy(), rtol=1e-5)
-  for a, b in zip(g_fast, g_full):
-    np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=2e-3, atol=1e-5 * np.abs(b).max())
+  from tests import conftest  # pylint: disable=g-import-not-at-top
+  conftest.check_fast_game_matches_one_tape(_utility_solver(t_unroll=6)[1])
 
 
 @pytest.mark.parametrize('mode, price_taking, others, prices', [

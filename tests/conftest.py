@@ -66,23 +66,31 @@ def probe_economy(economy_cls, params, n_paths):
 def check_gradient_isolation(config, economy_cls, params_cls, mode, price_taking, others,
                              prices):
   """Asserts which perturbations (other agents' actions, price aggregates) reach the loss."""
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  from deepham import train  # pylint: disable=g-import-not-at-top
   config.mode = mode
   config.policy.price_taking = price_taking
   config.policy.t_unroll = 8
   n = config.policy.batch_size
   probe = probe_economy(economy_cls, params_cls.from_config(config.economy), n)
+  check_probe_gradients(config, probe, probe.d_aggregate, others, prices)
+
+
+def check_probe_gradients(config, probe, d_price, others, prices):
+  """Asserts which of the probe economy's zero perturbations reach the one-tape objective:
+  `probe.d_action` (agent 0's always; the others' iff `others`) and `d_price` (iff `prices`).
+  The probe perturbs only while `probe.active`."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  from deepham import train  # pylint: disable=g-import-not-at-top
+  n = config.policy.batch_size
   s = train.Solver(config, economy=probe)
   s.phases.burn_in()
   batch = s.pool.next_batch()
   probe.active = True
   with tf.GradientTape() as tape:
     value, _ = s.objective.full(batch, s.objective.draw_shocks(n, s.state.seed(3, 0), tf.float32))
-  g_action, g_agg = tape.gradient(value, [probe.d_action, probe.d_aggregate])
+  g_action, g_price = tape.gradient(value, [probe.d_action, d_price])
   assert float(tf.reduce_max(tf.abs(g_action[:, 0]))) > 0
   assert (float(tf.reduce_max(tf.abs(g_action[:, 1:]))) > 0) == others
-  assert (g_agg is not None and float(tf.reduce_max(tf.abs(g_agg))) > 0) == prices
+  assert (g_price is not None and float(tf.reduce_max(tf.abs(g_price))) > 0) == prices
 
 
 def check_fast_game_matches_one_tape(solver):

@@ -224,7 +224,6 @@ def test_fast_game_equals_one_tape_with_prices_set_by_this_periods_spending():
 ])
 def test_price_takers_get_no_gradient_through_the_prices_they_set(mode, price_taking, others,
                                                                   prices):
-  from deepham import train  # pylint: disable=g-import-not-at-top
   config = config_lib.get_config('tiny')
   config.policy.objective = 'utility'
   config.mode, config.policy.price_taking, config.policy.t_unroll = mode, price_taking, 6
@@ -252,16 +251,8 @@ def test_price_takers_get_no_gradient_through_the_prices_they_set(mode, price_ta
       return super().transition(state, action, aggregates, shocks)
 
   probe = Probe()
-  s = train.Solver(config, economy=probe)
-  s.phases.burn_in()
-  batch = s.pool.next_batch()
-  probe.active = True
-  with tf.GradientTape() as tape:
-    value, _ = s.objective.full(batch, s.objective.draw_shocks(n, s.state.seed(3, 0), tf.float32))
-  g_action, g_price = tape.gradient(value, [probe.d_action, probe.d_price])
-  assert float(tf.reduce_max(tf.abs(g_action[:, 0]))) > 0
-  assert (float(tf.reduce_max(tf.abs(g_action[:, 1:]))) > 0) == others
-  assert (g_price is not None and float(tf.reduce_max(tf.abs(g_price))) > 0) == prices
+  from tests import conftest  # pylint: disable=g-import-not-at-top
+  conftest.check_probe_gradients(config, probe, probe.d_price, others, prices)
 
 
 @pytest.mark.slow  # two default-length solves, about 2.5 minutes each on 2 cores

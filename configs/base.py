@@ -75,7 +75,11 @@ def get_config() -> ml_collections.ConfigDict:
       steps_per_round=2000,
       price_taking=True,  # game mode: the optimising agent ignores its 1/N effect on aggregates
       fast_game=True,  # game with price taking: two-pass gradient (same value, less work)
-      # The optimising agent of this share of each batch starts at a state drawn over
+      # Game mode: agents per path whose utility the policy step maximises, each a price taker
+      # (objectives.py); 0: all N. More of them sample more states, the rare ones (the
+      # borrowing constraint) included, at the cost of a larger backward pass.
+      game_agents=1,
+      # Each optimising agent starts with this probability at a state drawn over
       # [floor, explore_reach x the largest simulated state] (solver/explore.py).
       explore_share=0.0,
       explore_reach=2.0,

@@ -83,6 +83,7 @@ _ADDED_FIELDS = (
     ('deepham', 'policy.euler_probes', 16),
     ('deepham', 'run.strategy', 'default'),
     ('deepham', 'run.logical_cpus', 0),
+    ('deepham', 'policy.game_agents', 1),
 )
 
 

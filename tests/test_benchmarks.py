@@ -61,6 +61,7 @@ def test_irf_script_times_both_methods():
     assert result[key] > 0, key
 
 
+@pytest.mark.slow  # two subprocesses, each a short solve: 3 minutes
 def test_distributed_script_measures_one_and_two_devices():
   rows = _json_lines('benchmarks/distributed.py', '--variant=tiny', '--steps=2',
                      '--solve_steps=4')

@@ -64,6 +64,7 @@ def _same_metrics(workdir: str, one: pd.DataFrame) -> None:
     np.testing.assert_allclose(metrics[column], one[column], rtol=1e-5, err_msg=column)
 
 
+@pytest.mark.slow  # three tiny solves in subprocesses: 5 minutes; the step's equality is in the default suite
 def test_a_mirrored_solve_is_the_one_device_solve_and_resumes_without_it(tmp_path, one_device):
   """The whole tiny solve (burn-in, imitation, value fits, policy steps, validation) on 2
   logical CPU devices gives the one-device metrics; the finished run then reopens under the
@@ -83,6 +84,7 @@ def _free_port() -> int:
     return s.getsockname()[1]
 
 
+@pytest.mark.slow  # two worker processes and a one-device solve: 4 minutes
 def test_two_workers_train_one_solve_together(tmp_path, one_device):
   """Two processes on localhost (loopback ports) under MultiWorkerMirroredStrategy train the
   tiny KS config as one solve: each unrolls half of every batch. The chief writes the workdir

@@ -92,9 +92,43 @@ def test_refitting_input_statistics_keeps_every_network_the_same(n_fixed, n_gene
   np.testing.assert_allclose(s.value(test).numpy(), before[1], atol=tol)
 
 
-def test_fast_game_gives_the_same_objective_and_gradient_as_one_tape():
-  g_fast = conftest.check_fast_game_matches_one_tape(_solver('tiny', policy__t_unroll=12))
+@pytest.mark.parametrize('game_agents', [1, 0])
+def test_fast_game_gives_the_same_objective_and_gradient_as_one_tape(game_agents):
+  g_fast = conftest.check_fast_game_matches_one_tape(
+      _solver('tiny', policy__t_unroll=12, policy__game_agents=game_agents))
   assert max(float(tf.reduce_max(tf.abs(g))) for g in g_fast) > 0
+
+
+def test_every_agent_optimising_is_the_mean_of_single_optimisers():
+  """Price takers: the objective of G optimising agents is the mean of G one-agent objectives
+  (each agent in turn moved to position 0 of the same cross-sections and shocks), and so is its
+  gradient."""
+  s = _solver('tiny', policy__t_unroll=8, policy__game_agents=0)
+  s.phases.burn_in()
+  batch = s.pool.next_batch()
+  n, objective, variables = s.economy.n_agents, s.objective, s.trainer.variables
+  assert objective.agents == n
+  shocks = objective.draw_shocks(int(batch.z.shape[0]), s.state.seed(3, 0), tf.float32)
+  with tf.GradientTape() as tape:
+    value, _ = objective.full(batch, shocks)
+  g_many = tape.gradient(value, variables)
+  objective.agents = 1
+  values, grads = [], []
+  for i in range(n):
+    order = np.roll(np.arange(n), -i)  # agent i first
+    rolled = base.State(*[tf.gather(f, order, axis=1) for f in batch[:2]], batch.z)
+    rolled_shocks = base.Shocks(shocks.u_z, tf.gather(shocks.u_e, order, axis=2),
+                                tf.gather(shocks.agent_noise, order, axis=2),
+                                shocks.aggregate_noise)
+    with tf.GradientTape() as tape:
+      v, _ = objective.full(rolled, rolled_shocks)
+    values.append(float(v))
+    grads.append(tape.gradient(v, variables))
+  np.testing.assert_allclose(float(value), np.mean(values), rtol=1e-5)
+  assert np.std(values) > 1e-3 * abs(np.mean(values))  # the agents differ: not vacuous
+  for k, g in enumerate(g_many):
+    mean = np.mean([gr[k].numpy() for gr in grads], axis=0)
+    np.testing.assert_allclose(g.numpy(), mean, rtol=2e-3, atol=1e-5 * np.abs(mean).max())
 
 
 @pytest.mark.parametrize('mode, price_taking, others, prices', [
@@ -366,6 +400,8 @@ def test_non_finite_loss_stops_cleanly(tmp_path, monkeypatch):
     ('value.final_epochs', -1, 'value.final_epochs'),
     ('value.width', (48, 0), 'value.width'),
     ('value.learning_rate_end', -1.0, 'value.learning_rate_end'),
+    ('policy.game_agents', -1, 'policy.game_agents'),
+    ('policy.game_agents', 9, 'policy.game_agents'),  # the tiny economy has 8 agents
 ])
 def test_bad_config_names_the_field(path, value, field):
   config = ks_game.get_config('tiny')
@@ -418,17 +454,20 @@ def test_the_final_value_fit_uses_its_own_data_and_epochs(monkeypatch):
   assert n_final == paths * ((vc.horizon - vc.window) // 10 + 1)  # ... every 10
 
 
-def test_exploration_moves_only_the_optimising_agent_within_the_region():
+@pytest.mark.parametrize('agents', [1, 3])
+def test_exploration_moves_only_the_optimising_agents_within_the_region(agents):
   from deepham.solver import explore  # pylint: disable=g-import-not-at-top
   econ = ks.KrusellSmith(ks.KSParams(n_agents=10))
   state = _random_cross_sections(econ, 4000, k_max=60.0)
-  out = explore.explore_batch(state, econ.state_floor, 0.25, 2.0, tf.constant([3, 4], tf.int64))
+  out = explore.explore_batch(state, econ.state_floor, 0.25, 2.0, tf.constant([3, 4], tf.int64),
+                              agents)
   x0, x1 = state.x.numpy()[..., 0], out.x.numpy()[..., 0]
-  moved = x0[:, 0] != x1[:, 0]
-  assert abs(moved.mean() - 0.25) < 0.03
-  np.testing.assert_array_equal(x0[:, 1:], x1[:, 1:])  # everyone else stays
-  assert x1[moved, 0].min() >= 0 and x1[moved, 0].max() <= 2 * x0.max()
-  k = x1[moved, 0] / (2 * x0.max())  # u^2 with u uniform: P(k < q) = sqrt(q)
+  moved = x0[:, :agents] != x1[:, :agents]
+  assert np.all(np.abs(moved.mean(axis=0) - 0.25) < 0.03)  # each optimising agent alike
+  np.testing.assert_array_equal(x0[:, agents:], x1[:, agents:])  # everyone else stays
+  mine = x1[:, :agents][moved]
+  assert mine.min() >= 0 and mine.max() <= 2 * x0.max()
+  k = mine / (2 * x0.max())  # u^2 with u uniform: P(k < q) = sqrt(q)
   assert abs(np.mean(k < 0.0625) - 0.25) < 0.04
 
 
@@ -540,6 +579,16 @@ def test_the_euler_penalty_needs_a_price_taking_game(override):
     config.policy.price_taking = override['price_taking']
   with pytest.raises(errors.ConfigError, match='policy.euler_weight'):
     main.check(config)
+
+
+def test_several_optimising_agents_need_price_taking():
+  config = ks_game.get_config('tiny')
+  config.policy.game_agents = 0
+  config.policy.price_taking = False
+  with pytest.raises(errors.ConfigError, match='policy.game_agents'):
+    main.check(config)
+  config.mode = 'planner'  # every agent's utility is the planner's objective: the field is idle
+  main.check(config)
 
 
 def test_the_euler_penalty_needs_euler_errors():

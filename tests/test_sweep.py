@@ -51,6 +51,7 @@ def _workers():
   return [int(p) for p in out.stdout.split()]
 
 
+@pytest.mark.slow  # four tiny solves as Ray tasks, one killed and retried: 15 minutes on 2 cores
 def test_a_killed_solve_is_retried_resumes_and_ends_as_the_others(tmp_path):
   """Four tiny solves that differ only in how often they log (identical numbers): one worker
   is killed mid-solve; Ray retries it, it resumes from its checkpoint, and all four end with the

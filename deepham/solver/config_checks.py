@@ -120,6 +120,8 @@ FIELDS = {
     'policy.steps_per_round': integer(1),
     'policy.price_taking': boolean(),
     'policy.fast_game': boolean(),
+    'policy.game_agents': Rule(lambda v: _is_int(v) and v >= 0,
+                               'a non-negative integer (optimising agents per path; 0: all)'),
     'policy.pool_periods': integer(1),
     'policy.pool_last': integer(1),
     'policy.pool_every': integer(1),
@@ -207,6 +209,9 @@ def check(config, economy=None) -> None:
     _fail('policy.polish_steps', '0 here: the polish of the utility objective is a best '
           'response of one price-taking agent, which needs mode=game with '
           'policy.price_taking=True and policy.fast_game=True', p.polish_steps)
+  if p.game_agents != 1 and config.mode == 'game' and not p.price_taking:
+    _fail('policy.game_agents', '1 with policy.price_taking=False (each optimising agent moves '
+          "the others' prices)", p.game_agents)
   if config.init.policy == 'benchmark':
     from deepham import conventional  # pylint: disable=g-import-not-at-top
     if not os.path.isfile(conventional.resolve(config.init.benchmark)):
@@ -229,6 +234,9 @@ def _check_with_economy(config, economy) -> None:
       _fail(field, f'off (0 or False) for {name}, which declares no state_floor',
             config[section][key])
   p = config.policy
+  if p.game_agents > economy.n_agents:
+    _fail('policy.game_agents', f'at most the number of agents ({economy.n_agents}), or 0 for '
+          'all', p.game_agents)
   if p.euler_weight and not economy.has_euler_errors:
     _fail('policy.euler_weight', f'0 for {name}, which defines no Euler errors with a borrowing '
           'floor (euler_errors)', p.euler_weight)

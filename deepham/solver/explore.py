@@ -40,14 +40,15 @@ def widen_agents(state: base.State, floor, moved: tf.Tensor, u: tf.Tensor,
   return base.State(x, state.e, state.z)
 
 
-def explore_batch(state: base.State, floor, share: float, reach: float,
-                  seed: tf.Tensor) -> base.State:
-  """Agent 0 of each path of `state` moved to an explored state with probability `share`
-  (the agent a game's policy step optimises; in a planner's step one agent of N)."""
+def explore_batch(state: base.State, floor, share: float, reach: float, seed: tf.Tensor,
+                  agents: int = 1) -> base.State:
+  """Each of agents 0..agents-1 of each path of `state` moved to an explored state with
+  probability `share` (the agents a game's policy step optimises; in a planner's step some
+  agents of N)."""
   s = tf.random.experimental.stateless_split(seed, 2)
   shape = tf.shape(state.e)
-  chosen = tf.random.stateless_uniform(shape[:1], s[0]) < share
-  moved = tf.concat([chosen[:, None], tf.zeros([shape[0], shape[1] - 1], tf.bool)], axis=1)
+  chosen = tf.random.stateless_uniform([shape[0], agents], s[0]) < share
+  moved = tf.concat([chosen, tf.zeros([shape[0], shape[1] - agents], tf.bool)], axis=1)
   return _widen(state, floor, moved, reach, s[1])
 
 

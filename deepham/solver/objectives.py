@@ -5,10 +5,15 @@ From sampled initial cross-sections the economy is unrolled for T periods under 
 network; the utility objective is the discounted utility over the unroll plus beta^T times the
 value ensemble at the end (Han, Yang & E):
 
-  game     competitive equilibrium by fictitious play: agent 0 of each path carries gradient, the
-           others' actions are stop_gradient (they follow the current policy). With
-           `price_taking` (default) every cross-sectional aggregate the agent sees (prices and the
-           networks' moments) is stop_gradient too; otherwise its 1/N impact passes through.
+  game     competitive equilibrium by fictitious play: agents 0..G-1 of each path (the optimising
+           agents, G = `agents`) carry gradient, the others' actions are stop_gradient (they
+           follow the current policy). With `price_taking` (default) every cross-sectional
+           aggregate an agent sees (prices and the networks' moments) is stop_gradient too, so
+           each optimising agent's utility depends on the parameters through its own actions
+           only, and their mean is the mean of G price takers' objectives: G samples of the
+           best-response gradient per path instead of one. Without price taking an agent's 1/N
+           impact passes through, and G must be 1 (another optimiser's impact on my prices is not
+           my choice).
   planner  constrained efficiency: every action carries gradient, the objective is the mean of
            all agents' utilities, and prices respond.
 
@@ -35,9 +40,9 @@ def _at(shocks: base.Shocks, t) -> base.Shocks:
   return base.Shocks(*[s[t] for s in shocks])
 
 
-def agent0(shocks: base.Shocks) -> base.Shocks:
-  """Agent 0's shocks, of one period ([B, 1, ...]) or of an unroll ([T, B, 1, ...])."""
-  return base.Shocks(shocks.u_z, shocks.u_e[..., :1], shocks.agent_noise[..., :1, :],
+def first_agents(shocks: base.Shocks, n: int = 1) -> base.Shocks:
+  """The shocks of agents 0..n-1, of one period ([B, n, ...]) or of an unroll ([T, B, n, ...])."""
+  return base.Shocks(shocks.u_z, shocks.u_e[..., :n], shocks.agent_noise[..., :n, :],
                      shocks.aggregate_noise)
 
 
@@ -45,11 +50,17 @@ class UtilityObjective:
   """Discounted utility over `t_unroll` periods plus the discounted terminal value."""
 
   def __init__(self, economy: base.Economy, policy: policy_lib.PolicyNetwork,
-               value: value_lib.ValueEnsemble, mode: str, price_taking: bool, t_unroll: int):
+               value: value_lib.ValueEnsemble, mode: str, price_taking: bool, t_unroll: int,
+               agents: int = 1):
+    """agents: the game's optimising agents per path (0: all N); the planner ignores it."""
     if mode not in MODES:
       raise ValueError(f'mode must be one of {MODES}')
+    agents = agents or economy.n_agents
+    if not 1 <= agents <= economy.n_agents or (agents > 1 and mode == 'game' and not price_taking):
+      raise ValueError(f'agents must be in [1, {economy.n_agents}], and 1 without price taking')
     self.economy, self.policy, self.value = economy, policy, value
     self.mode, self.price_taking, self.t_unroll = mode, price_taking, t_unroll
+    self.agents = agents
 
   @property
   def separable(self) -> bool:
@@ -83,7 +94,8 @@ class UtilityObjective:
     for t in tf.range(self.t_unroll):
       action = self.policy(state, stop_dist_gradient=cut)
       if game:
-        action = tf.concat([action[:, :1], tf.stop_gradient(action[:, 1:])], axis=1)
+        g = self.agents
+        action = tf.concat([action[:, :g], tf.stop_gradient(action[:, g:])], axis=1)
       aggregates = econ.clear_markets(state, action, econ.aggregates(state))
       if cut:
         aggregates = tf.stop_gradient(aggregates)
@@ -94,7 +106,7 @@ class UtilityObjective:
     if cut:
       dist = tf.stop_gradient(dist)
     total = util + disc * self.value(state, dist)
-    return (tf.reduce_mean(total[:, 0]) if game else tf.reduce_mean(total)), state
+    return (tf.reduce_mean(total[:, :self.agents]) if game else tf.reduce_mean(total)), state
 
   def record(self, state: base.State, shocks: base.Shocks):
     """Phase 1 of `fast_game`: everyone forward, no gradient.
@@ -118,22 +130,23 @@ class UtilityObjective:
 
   def fast_game(self, state: base.State, shocks: base.Shocks, aggs: tf.Tensor,
                 terminal_dist: tf.Tensor, moments: tf.Tensor) -> tf.Tensor:
-    """Pass 3 of `fast_game`: agent 0 alone, with gradient; aggregates from `record`, the
-    policy's moments [T, B, M] of the recorded cross-sections (pass 2) and the distribution
-    inputs of the last one [B, N, D]. Only agent 0's shocks are used."""
-    econ = self.economy
+    """Pass 3 of `fast_game`: the optimising agents alone, with gradient; aggregates from
+    `record`, the policy's moments [T, B, M] of the recorded cross-sections (pass 2) and the
+    distribution inputs of the last one [B, N, D]. Only the optimising agents' shocks are
+    used."""
+    econ, g = self.economy, self.agents
     T = self.t_unroll
-    own = base.State(state.x[:, :1], state.e[:, :1], state.z)
+    own = base.State(state.x[:, :g], state.e[:, :g], state.z)
     dtype = state.x.dtype
     util = tf.zeros(tf.shape(own.e), dtype)
     disc = tf.ones([], dtype)
     for t in tf.range(T):
       action = self.policy.act(own, moments[t])
-      own, u = econ.step(own, action, aggs[t], agent0(_at(shocks, t)))
+      own, u = econ.step(own, action, aggs[t], first_agents(_at(shocks, t), g))
       util += disc * u
       disc *= econ.beta
     terminal = self.value(own, terminal_dist)
-    return tf.reduce_mean(util[:, 0] + disc * terminal[:, 0])
+    return tf.reduce_mean(util + disc * terminal)
 
 
 EULER_LOSSES = ('square', 'product', 'antithetic')

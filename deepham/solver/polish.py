@@ -65,10 +65,11 @@ def polish(objective: objectives.EulerObjective, states: base.State, iterations:
 def polish_best_response(trainer: trainer_lib.PolicyTrainer, states: base.State,
                          iterations: int, seed: tf.Tensor, chunk_paths: int = 512,
                          report_every: int = 25, progress=None) -> dict:
-  """Polishes a price-taking game's policy by L-BFGS on agent 0's best response.
+  """Polishes a price-taking game's policy by L-BFGS on the optimising agents' best response.
 
   The economy is simulated once from `states` under the current policy with fixed shocks
-  (`record`); with those aggregates and cross-sections held fixed, agent 0's discounted utility
+  (`record`); with those aggregates and cross-sections held fixed, the optimising agents'
+  discounted utility
   over the unroll plus its terminal value is a deterministic function of the policy's
   parameters, which L-BFGS maximises: the policy's best response to the economy the current
   policy makes, on that sample. Called again (phases.py: `policy.polish_rounds`, fresh shocks
@@ -86,7 +87,7 @@ def polish_best_response(trainer: trainer_lib.PolicyTrainer, states: base.State,
   for i, lo in enumerate(range(0, S, chunk_paths)):
     part = base.State(*[f[lo:lo + chunk_paths] for f in states])
     shocks = trainer.objective.draw_shocks(tf.shape(part.z)[0], seeds[i], dtype)
-    chunks.append((int(part.z.shape[0]), part, objectives.agent0(shocks),
+    chunks.append((int(part.z.shape[0]), part, objectives.first_agents(shocks, trainer.objective.agents),
                    *trainer.recorded_economy(part, shocks)))
   variables = trainer.variables
   assign = _assigner(variables)

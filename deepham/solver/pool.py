@@ -47,7 +47,7 @@ class Pool:
 
   def next_batch(self) -> base.State:
     """The next policy.batch_size cross-sections of the pool; with policy.explore_share, the
-    optimising agent of that share of them moved to an explored state (solver/explore.py)."""
+    optimising agents moved to an explored state with that probability (solver/explore.py)."""
     st = self.state
     pc = st.config.policy
     b = pc.batch_size
@@ -58,6 +58,7 @@ class Pool:
     batch = base.State(*[v[i:i + b] for v in st.pool])
     share = pc.explore_share
     if share:
+      agents = getattr(st.objective, 'agents', 1) if st.config.mode == 'game' else 1
       batch = explore.explore_batch(batch, st.economy.state_floor, share, pc.explore_reach,
-                                    st.seed(run_state.EXPLORE, int(st.step)))
+                                    st.seed(run_state.EXPLORE, int(st.step)), agents)
     return batch

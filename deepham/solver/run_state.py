@@ -137,7 +137,8 @@ class RunState:
       self.objective = objectives.EulerObjective(econ, self.policy, pc.euler_loss)
     else:
       self.objective = objectives.UtilityObjective(econ, self.policy, self.value, config.mode,
-                                                   pc.price_taking, pc.t_unroll)
+                                                   pc.price_taking, pc.t_unroll,
+                                                   pc.game_agents)
     lr = pc.learning_rate
     if pc.learning_rate_end != pc.learning_rate:  # exponential decay over all policy steps
       lr = tf.keras.optimizers.schedules.ExponentialDecay(

@@ -72,8 +72,8 @@ def polish_best_response(trainer: trainer_lib.PolicyTrainer, states: base.State,
   discounted utility over the unroll plus their terminal value is a deterministic function of
   the policy's parameters, which L-BFGS maximises: the policy's best response to the economy
   the current policy makes, on that sample. Called again (phases.py: `policy.polish_rounds`,
-  fresh shocks and a fresh sample each time), it iterates best responses towards the equilibrium: the fixed
-  point where the policy is its own best response. Adam on fresh batches, by contrast, stops
+  fresh shocks and a fresh sample each time), it iterates best responses towards the
+  equilibrium: the fixed point where the policy is its own best response. Adam on fresh batches, by contrast, stops
   where its gradient noise lets it (for the investment economy at nu = 1, about 0.1% from the
   exact policy: the objective is flat there, gamma/2 times the squared error).
 

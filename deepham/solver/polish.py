@@ -73,9 +73,10 @@ def polish_best_response(trainer: trainer_lib.PolicyTrainer, states: base.State,
   the policy's parameters, which L-BFGS maximises: the policy's best response to the economy
   the current policy makes, on that sample. Called again (phases.py: `policy.polish_rounds`,
   fresh shocks and a fresh sample each time), it iterates best responses towards the
-  equilibrium: the fixed point where the policy is its own best response. Adam on fresh batches, by contrast, stops
-  where its gradient noise lets it (for the investment economy at nu = 1, about 0.1% from the
-  exact policy: the objective is flat there, gamma/2 times the squared error).
+  equilibrium: the fixed point where the policy is its own best response. Adam on fresh
+  batches, by contrast, stops where its gradient noise lets it (for the investment economy at
+  nu = 1, about 0.1% from the exact policy: the objective is flat there, gamma/2 times the
+  squared error).
 
   Returns the loss (minus the objective, per path) before and after and the iterations done.
   """
@@ -86,7 +87,8 @@ def polish_best_response(trainer: trainer_lib.PolicyTrainer, states: base.State,
   for i, lo in enumerate(range(0, S, chunk_paths)):
     part = base.State(*[f[lo:lo + chunk_paths] for f in states])
     shocks = trainer.objective.draw_shocks(tf.shape(part.z)[0], seeds[i], dtype)
-    chunks.append((int(part.z.shape[0]), part, objectives.first_agents(shocks, trainer.objective.agents),
+    own_shocks = objectives.first_agents(shocks, trainer.objective.agents)
+    chunks.append((int(part.z.shape[0]), part, own_shocks,
                    *trainer.recorded_economy(part, shocks)))
   variables = trainer.variables
   assign = _assigner(variables)

@@ -58,7 +58,7 @@ class Pool:
     batch = base.State(*[v[i:i + b] for v in st.pool])
     share = pc.explore_share
     if share:
-      agents = getattr(st.objective, 'agents', 1) if st.config.mode == 'game' else 1
       batch = explore.explore_batch(batch, st.economy.state_floor, share, pc.explore_reach,
-                                    st.seed(run_state.EXPLORE, int(st.step)), agents)
+                                    st.seed(run_state.EXPLORE, int(st.step)),
+                                    st.optimising_agents)
     return batch

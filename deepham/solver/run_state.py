@@ -133,12 +133,16 @@ class RunState:
     self.value = value_lib.ValueEnsemble(econ, self.normalizer, config.value.n_nets,
                                          dict(net_kwargs, widths=value_widths), rng, dtype)
     pc = config.policy
+    # Agents 0..G-1 of each policy batch's paths carry the objective's gradient (a game's
+    # optimising agents); 1 in a planner's step and under the Euler objective.
+    game = config.mode == 'game' and pc.objective == 'utility'
+    self.optimising_agents = (pc.game_agents or econ.n_agents) if game else 1
     if pc.objective == 'euler':
       self.objective = objectives.EulerObjective(econ, self.policy, pc.euler_loss)
     else:
       self.objective = objectives.UtilityObjective(econ, self.policy, self.value, config.mode,
                                                    pc.price_taking, pc.t_unroll,
-                                                   pc.game_agents)
+                                                   self.optimising_agents)
     lr = pc.learning_rate
     if pc.learning_rate_end != pc.learning_rate:  # exponential decay over all policy steps
       lr = tf.keras.optimizers.schedules.ExponentialDecay(

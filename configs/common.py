@@ -38,4 +38,7 @@ def ks_economy(n_agents: int = 50) -> ml_collections.ConfigDict:
       l_bar=p.l_bar,  # time endowment
       mu=p.mu,  # unemployment benefit, share of the wage
       transition=p.transition,  # joint chain over (z, eps): (bad,u), (bad,e), (good,u), (good,e)
+      # Not calibration: the policy's output map c = min(cash, sigmoid(o) (cash + H)), H this
+      # (economies/base.py: ConsumptionSavings); the conventional solver ignores it.
+      human_wealth=p.human_wealth,
   ))

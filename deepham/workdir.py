@@ -58,8 +58,8 @@ def default_workdir(config_path: str | None) -> str:
 
 # Fields added to the configs since runs were first written, with the value every run before
 # them used: `upgrade` fills them into an older config.json, so that such a run still resumes,
-# validates and loads. (method, dotted field, value); one line per field added. The oldest
-# format (tests/data/oldest_config.json) has none of them.
+# validates and loads. (method, dotted field, value[, economy: only that economy's runs]); one
+# line per field added. The oldest format (tests/data/oldest_config.json) has none of them.
 _ADDED_FIELDS = (
     ('deepham', 'network.policy_own_state', True),
     ('deepham', 'init.imitation_spread', 0.0),
@@ -84,6 +84,8 @@ _ADDED_FIELDS = (
     ('deepham', 'run.strategy', 'default'),
     ('deepham', 'run.logical_cpus', 0),
     ('deepham', 'policy.game_agents', 1),
+    ('deepham', 'economy.human_wealth', 0.0, 'ks'),
+    ('krusell_smith', 'economy.human_wealth', 4.0, 'ks'),  # the conventional solver ignores it
 )
 
 
@@ -91,13 +93,18 @@ def upgrade(config_dict: dict) -> dict:
   """An older run's config (as read from its config.json) with the fields added since filled
   in as that run used them; the current format is returned unchanged."""
   out = json.loads(json.dumps(config_dict))
-  for method, path, value in _ADDED_FIELDS:
-    if out.get('method') != method:
+  for method, path, value, *economy in _ADDED_FIELDS:
+    if out.get('method') != method or economy and _economy_name(out) != economy[0]:
       continue
     node, field = _parent(out, path)
     if node is not None and field not in node:
       node[field] = value
   return out
+
+
+def _economy_name(config_dict: dict):
+  section = config_dict.get('economy')
+  return section.get('name') if isinstance(section, dict) else None
 
 
 def _parent(config_dict: dict, path: str):

@@ -35,7 +35,7 @@ def _steady_state_action(econ, state):
 
 def _random_action(econ, B, seed=0):
   raw = np.random.default_rng(seed).normal(0, 1, (B, econ.n_agents, econ.n_actions))
-  return econ.action_from_output(tf.constant(raw))
+  return econ.action_from_output(tf.constant(raw), None, None)  # the map ignores the state
 
 
 def _symmetric_vfi_steady_state(econ, n_grid=801) -> float:
@@ -118,7 +118,7 @@ def test_market_clears_and_paths_stay_feasible_under_any_policy(formulation):
   def wild(state, aggregates):  # shares far from any optimum, changing every period
     raw = 3 * tf.sin(17 * tf.reduce_sum(state.x, -1, keepdims=True)
                      + tf.range(econ.n_actions, dtype=state.x.dtype))
-    return econ.action_from_output(raw)
+    return econ.action_from_output(raw, state, aggregates)
 
   path = simulate.Simulator(econ, wild, jit_compile=False).path(
       start, tf.constant([0, 1], tf.int64), 60, keep_states=True)

@@ -54,10 +54,12 @@ def test_economy_keeps_its_contract(name):
   if econ.state_floor is not None:
     assert np.all(x >= np.asarray(econ.state_floor) - 1e-9)
   low, high = econ.action_bounds
-  raw = tf.constant(np.repeat(np.linspace(-30, 30, 61)[None, :, None], econ.n_actions, -1),
-                    tf.float64)
-  action = econ.action_from_output(raw).numpy()
-  assert np.all((action >= low - 1e-12) & (action <= high + 1e-12))
+  last = base.State(*[f[-1] for f in path.states])
+  for level in np.linspace(-30, 30, 13):  # any output, at the states the path reached
+    raw = tf.fill(tf.concat([tf.shape(last.e), [econ.n_actions]], 0),
+                  tf.constant(level, tf.float64))
+    action = econ.action_from_output(raw, last, econ.aggregates(last)).numpy()
+    assert np.all((action >= low - 1e-12) & (action <= high + 1e-12))
 
   stats = validation.path_statistics(econ, path, burn=10)
   headline = econ.headline(stats)

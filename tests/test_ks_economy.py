@@ -209,3 +209,38 @@ def test_euler_error_respects_the_borrowing_constraint(ks_params):
   # Above that, within the cash: the plain unit-free error |1 - c_implied / c|.
   err, _ = errors_with_next_consumption(1.1 * exact)
   np.testing.assert_allclose(err, 0.1, rtol=1e-9)
+
+
+def test_the_policy_map_puts_the_borrowing_constraint_in_a_min(ks_params):
+  """c = min(cash, sigmoid(o) (cash + H)) exactly: an agent whose desired consumption exceeds
+  its cash consumes its cash and saves exactly 0, with no gradient; elsewhere consumption rises
+  with the output. With H = 0 the output is the share of cash (sigmoid)."""
+  econ = ks.KrusellSmith(dataclasses.replace(ks_params, n_agents=6, human_wealth=4.0))
+  k = np.array([[[0.0], [0.0], [0.5], [3.0], [40.0], [150.0]]])
+  state = simulate.as_state(base.State(k, np.array([[0, 1, 0, 0, 1, 1]]), np.array([1])),
+                            tf.float64)
+  aggs = econ.aggregates(state)
+  cash = econ.cash(state, aggs).numpy()[0]
+  for level in (-8.0, -2.0, 0.0, 3.0):
+    raw = tf.fill([1, 6, 1], tf.constant(level, tf.float64))
+    with tf.GradientTape() as tape:
+      tape.watch(raw)
+      share = econ.action_from_output(raw, state, aggs)
+    c = share.numpy()[0, :, 0] * cash
+    s = 1 / (1 + np.exp(-level))
+    np.testing.assert_allclose(c, np.minimum(cash, s * (cash + 4.0)), rtol=1e-12)
+    bound = s * (cash + 4.0) >= cash
+    k_next, _ = econ.transition(state, share, aggs, None)
+    np.testing.assert_array_equal(k_next.numpy()[0, bound, 0], 0.0)
+    grad = tape.gradient(share, raw).numpy()[0, :, 0]
+    assert np.all(grad[bound] == 0) and np.all(grad[~bound] > 0)
+  assert not np.all(s * (cash + 4.0) >= cash)  # the last level leaves some agents unconstrained
+  plain = ks.KrusellSmith(dataclasses.replace(ks_params, n_agents=6, human_wealth=0.0))
+  raw = tf.constant(np.linspace(-5, 5, 6)[None, :, None])
+  np.testing.assert_allclose(plain.action_from_output(raw, state, aggs).numpy(),
+                             tf.sigmoid(raw).numpy(), rtol=1e-12)
+
+
+def test_a_negative_human_wealth_is_refused():
+  with pytest.raises(errors.ConfigError, match=r'economy\.human_wealth'):
+    ks.KSParams(human_wealth=-1.0)

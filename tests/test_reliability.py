@@ -276,6 +276,9 @@ def test_the_oldest_config_format_upgrades_to_every_declared_field():
   upgraded = workdir_lib.upgrade(oldest)
   assert upgraded['value']['width'] == [] and upgraded['value']['control_variate'] is False
   assert upgraded['network']['policy_own_state'] is True
+  assert upgraded['economy']['human_wealth'] == 0.0  # a KS field: the share of cash on hand
+  other = workdir_lib.upgrade({'method': 'deepham', 'economy': {'name': 'davila'}})
+  assert 'human_wealth' not in other['economy']
 
   def fields(d, prefix=''):
     return {f'{prefix}{k}' for k, v in d.items() if not isinstance(v, dict)} | {

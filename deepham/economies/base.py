@@ -130,8 +130,11 @@ class Economy(abc.ABC):
     return type(self).clear_markets is not Economy.clear_markets
 
   @abc.abstractmethod
-  def action_from_output(self, raw: tf.Tensor) -> tf.Tensor:
-    """Maps a network's raw output [B, N, n_actions] to the action (KS: consumption share)."""
+  def action_from_output(self, raw: tf.Tensor, state: State, aggregates: tf.Tensor) -> tf.Tensor:
+    """Maps a network's raw output [B, N, n_actions] to the action of the agents `state`
+    (KS: consumption share). `aggregates` [B, n_agg] are those of `aggregates(...)` of the
+    cross-section the agents live in (not `clear_markets`'), gradient-stopped for price takers:
+    a map may use the agent's own budget (ConsumptionSavings: its cash on hand)."""
 
   @abc.abstractmethod
   def transition(self, state: State, action: tf.Tensor, aggregates: tf.Tensor,
@@ -248,16 +251,37 @@ class Economy(abc.ABC):
     raise NotImplementedError
 
 
+# Smallest consumption share: keeps c > 0 (and log utility finite) while k' >= 0 stays feasible.
+MIN_SHARE = 1e-6
+
+
 class ConsumptionSavings(Economy):
   """Households who split cash on hand between consumption and a bond/capital k' >= 0.
 
   Subclasses define `cash(state, aggregates)`, `gross_return(aggregates, z)` and
   `marginal_utility(c)`; the action is the consumption share of cash on hand. This gives
   consumption and the unit-free Euler-equation error of the JEDC 2010 comparison project.
+
+  The network's output o maps to consumption c = min(cash, sigmoid(o) (cash + H)), H =
+  `human_wealth` >= 0: a share of cash on hand plus a constant stand-in for the value of future
+  labor income. With H = 0 the network sets the share of cash directly, and an agent at the
+  borrowing constraint needs a share of exactly 1 from a smooth network: the share falls from
+  1 to a third over the first few units of wealth (KS), a bend a network on standardised wealth
+  barely resolves. With H > 0 the share sigmoid(o) of cash + H is nearly flat in wealth there,
+  and the constraint's kink is the min's: an agent whose desired consumption exceeds its cash
+  consumes its cash exactly, and gets no gradient, as the Kuhn-Tucker conditions say.
   """
   has_consumption = True
   has_euler_errors = True
   state_floor = (0.0,)  # k' >= 0
+  human_wealth: float = 0.0  # H of the output map above (cash-on-hand units)
+
+  def action_from_output(self, raw, state, aggregates):
+    share = tf.sigmoid(raw)
+    if self.human_wealth:
+      cash = self.cash(state, aggregates)[..., None]
+      share *= 1 + tf.cast(self.human_wealth, raw.dtype) / cash
+    return tf.clip_by_value(share, MIN_SHARE, 1.0)
 
   @abc.abstractmethod
   def cash(self, state: State, aggregates: tf.Tensor) -> tf.Tensor:

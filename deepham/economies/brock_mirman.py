@@ -72,7 +72,8 @@ class BrockMirman(base.Economy):
   def aggregates(self, state):
     return tf.reduce_mean(state.x, axis=1)
 
-  def action_from_output(self, raw):
+  def action_from_output(self, raw, state, aggregates):
+    del state, aggregates
     return tf.clip_by_value(tf.sigmoid(raw), self.action_bounds[0], 1.0)
 
   def transition(self, state, action, aggregates, shocks):

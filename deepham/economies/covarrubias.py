@@ -222,7 +222,8 @@ class Covarrubias(base.Economy):
     m = self.market(state, action)
     return tf.concat([aggregates, m['p'], m['T']], axis=-1)
 
-  def action_from_output(self, raw):
+  def action_from_output(self, raw, state, aggregates):
+    del state, aggregates
     return tf.nn.softmax(raw + tf.constant(self._bias, raw.dtype), axis=-1)
 
   def consumption(self, state, action, aggregates):

@@ -32,7 +32,7 @@ DAVILA_TRANSITION = ((0.992, 0.008, 0.0), (0.009, 0.980, 0.011), (0.0, 0.083, 0.
 TRANSITION_GOOD = ((0.98, 0.02, 0.0), (0.009, 0.980, 0.011), (0.0, 0.083, 0.917))
 TRANSITION_BAD = ((0.6512248557478917, 0.34877514425210826, 0.0), (0.978, 0.011, 0.011),
                   (0.0, 0.083, 0.917))
-MIN_SHARE = 1e-6
+MIN_SHARE = base.MIN_SHARE
 
 
 @dataclasses.dataclass(frozen=True)
@@ -152,9 +152,6 @@ class Davila(base.ConsumptionSavings):
 
   def aggregates(self, state):
     return tf.reduce_mean(state.x, axis=1)
-
-  def action_from_output(self, raw):
-    return tf.clip_by_value(tf.sigmoid(raw), MIN_SHARE, 1.0)
 
   def transition(self, state, action, aggregates, shocks):
     cash = self.cash(state, aggregates)

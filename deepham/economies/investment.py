@@ -126,9 +126,10 @@ class LucasPrescott(base.Economy):
     supply = x if self.params.nu == 1 else tf.nn.relu(x) ** self.params.nu
     return tf.stack([tf.reduce_mean(x, axis=1), tf.reduce_mean(supply, axis=1)], axis=-1)
 
-  def action_from_output(self, raw):
+  def action_from_output(self, raw, state, aggregates):
     """u = delta x0_mean * raw: network outputs of order one are investments of the size that
     replaces depreciation at the initial capital."""
+    del state, aggregates
     return self.params.delta * self.params.x0_mean * raw
 
   def transition(self, state, action, aggregates, shocks):

@@ -32,8 +32,7 @@ KS_TRANSITION = (
     (0.09375, 0.03125, 0.291667, 0.583333),
     (0.009115, 0.115885, 0.024306, 0.850694),
 )
-# Smallest consumption share: keeps c > 0 (and log utility finite) while k' >= 0 stays feasible.
-MIN_SHARE = 1e-6
+MIN_SHARE = base.MIN_SHARE
 
 
 @dataclasses.dataclass(frozen=True)
@@ -48,9 +47,13 @@ class KSParams(params.Params):
   l_bar: float = 1.0 / 0.9
   mu: float = 0.15
   transition: tuple = KS_TRANSITION
+  # Not calibration: H of the policy's output map c = min(cash, sigmoid(o) (cash + H))
+  # (base.ConsumptionSavings); 0 makes the network set the share of cash on hand directly.
+  human_wealth: float = 4.0
 
   def __post_init__(self):
     params.check_agents_and_beta(self)
+    params.require(self.human_wealth >= 0, 'human_wealth', 'be non-negative', self.human_wealth)
     params.require(0 < self.alpha < 1, 'alpha', 'lie in (0, 1)', self.alpha)
     params.require(0 <= self.delta <= 1, 'delta', 'lie in [0, 1]', self.delta)
     params.require(len(self.z_values) == 2 and min(self.z_values) > 0, 'z_values',
@@ -100,6 +103,7 @@ class KrusellSmith(base.ConsumptionSavings):
     self.beta = params.beta
     self.chain = params.chain
     self.action_bounds = (MIN_SHARE, 1.0)
+    self.human_wealth = params.human_wealth
 
   @property
   def published_table(self):
@@ -141,9 +145,6 @@ class KrusellSmith(base.ConsumptionSavings):
 
   def aggregates(self, state):
     return tf.reduce_mean(state.x, axis=1)  # [B, 1]: K
-
-  def action_from_output(self, raw):
-    return tf.clip_by_value(tf.sigmoid(raw), MIN_SHARE, 1.0)
 
   def transition(self, state, action, aggregates, shocks):
     cash = self.cash(state, aggregates)

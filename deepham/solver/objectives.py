@@ -120,8 +120,9 @@ class UtilityObjective:
     dists = tf.TensorArray(state.x.dtype, size=T + 1)
     for t in tf.range(T):
       dist = norm.dist(state)
-      action = self.policy.act(state, self.policy.net.moments(dist))
-      aggregates = econ.clear_markets(state, action, econ.aggregates(state))
+      aggregates = econ.aggregates(state)
+      action = self.policy.act(state, self.policy.net.moments(dist), aggregates)
+      aggregates = econ.clear_markets(state, action, aggregates)
       aggs = aggs.write(t, aggregates)
       dists = dists.write(t, dist)
       state, _ = econ.step(state, action, aggregates, _at(shocks, t))
@@ -141,7 +142,7 @@ class UtilityObjective:
     util = tf.zeros(tf.shape(own.e), dtype)
     disc = tf.ones([], dtype)
     for t in tf.range(T):
-      action = self.policy.act(own, moments[t])
+      action = self.policy.act(own, moments[t], aggs[t])
       own, u = econ.step(own, action, aggs[t], first_agents(_at(shocks, t), g))
       util += disc * u
       disc *= econ.beta

@@ -11,8 +11,10 @@ import tensorflow as tf
 from deepham.economies import base
 from deepham.solver import networks
 
+
 class PolicyNetwork(tf.Module):
-  """action_i = economy.action_from_output(rho(own_i, exo, moments)); equivariant in agents."""
+  """action_i = economy.action_from_output(rho(own_i, exo, moments), ...); equivariant in
+  agents."""
 
   def __init__(self, economy: base.Economy, normalizer: networks.Normalizer, net_kwargs: dict,
                rng: np.random.Generator, dtype, name='policy', use_own: bool = True):
@@ -22,18 +24,26 @@ class PolicyNetwork(tf.Module):
                                      economy.n_actions, rng=rng, dtype=dtype, name='net',
                                      use_own=use_own, **net_kwargs)
 
-  def act(self, state: base.State, moments: tf.Tensor) -> tf.Tensor:
+  def act(self, state: base.State, moments: tf.Tensor, aggregates: tf.Tensor) -> tf.Tensor:
+    """Actions of the agents `state` in a cross-section with these moments and aggregates
+    (those of `economy.aggregates`; `clear_markets`' prices after them are left out)."""
     n = self.normalizer
-    return self.economy.action_from_output(self.net(n.own(state), n.exo(state), moments))
+    raw = self.net(n.own(state), n.exo(state), moments)
+    aggregates = aggregates[:, :len(self.economy.aggregate_names)]
+    return self.economy.action_from_output(raw, state, aggregates)
 
   def conditional_policy(self, own: base.State, reference: base.State) -> tf.Tensor:
     """Actions of agents `own` [B, G] living in the cross-section `reference` [B, N]."""
-    return self.act(own, self.net.moments(self.normalizer.dist(reference)))
+    return self.act(own, self.net.moments(self.normalizer.dist(reference)),
+                    self.economy.aggregates(reference))
 
   def __call__(self, state: base.State, aggregates=None, stop_dist_gradient=False) -> tf.Tensor:
-    """Action [B, N, n_actions]; the signature of a simulation policy."""
+    """Action [B, N, n_actions]; the signature of a simulation policy. With
+    stop_dist_gradient the actions depend on the parameters and on each agent's own state, not
+    on the cross-section through its moments and aggregates (a price taker's)."""
     dist = self.normalizer.dist(state)
+    if aggregates is None:
+      aggregates = self.economy.aggregates(state)
     if stop_dist_gradient:
-      dist = tf.stop_gradient(dist)
-    return self.act(state, self.net.moments(dist))
-
+      dist, aggregates = tf.stop_gradient(dist), tf.stop_gradient(aggregates)
+    return self.act(state, self.net.moments(dist), aggregates)

@@ -72,9 +72,6 @@ class TwoStateAiyagari(base.ConsumptionSavings):
   def aggregates(self, state):
     return tf.reduce_mean(state.x, axis=1)
 
-  def action_from_output(self, raw, state, aggregates):
-    return tf.clip_by_value(tf.sigmoid(raw), self.action_bounds[0], 1.0)
-
   def transition(self, state, action, aggregates, shocks):
     cash = self.cash(state, aggregates)
     c = action[..., 0] * cash

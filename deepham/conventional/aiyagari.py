@@ -223,7 +223,7 @@ class Benchmark:
   def policy(self, state, aggregates):
     cash = self.economy.cash(state, aggregates)
     saving = tf.clip_by_value(self._table('savings', state), 0.0, cash)
-    return tf.clip_by_value(1 - saving / cash, davila.MIN_SHARE, 1.0)[..., None]
+    return tf.clip_by_value(1 - saving / cash, base.MIN_SHARE, 1.0)[..., None]
 
   def raw(self, dist):
     return dist[..., :0]  # the stationary value ignores the cross-section

@@ -50,7 +50,7 @@ def grid_policy(economy: ks.KrusellSmith, savings: np.ndarray, k_grid, K_grid):
     kp = bilinear(savings, k_grid, K_grid, k, aggregates, z, eps)
     wealth = economy.wealth(k, tf.cast(eps, k.dtype), aggregates, z)
     share = 1 - tf.clip_by_value(kp, 0.0, wealth) / wealth
-    return tf.clip_by_value(share, ks.MIN_SHARE, 1.0)[..., None]
+    return tf.clip_by_value(share, base.MIN_SHARE, 1.0)[..., None]
   return policy
 
 

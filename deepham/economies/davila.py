@@ -32,7 +32,6 @@ DAVILA_TRANSITION = ((0.992, 0.008, 0.0), (0.009, 0.980, 0.011), (0.0, 0.083, 0.
 TRANSITION_GOOD = ((0.98, 0.02, 0.0), (0.009, 0.980, 0.011), (0.0, 0.083, 0.917))
 TRANSITION_BAD = ((0.6512248557478917, 0.34877514425210826, 0.0), (0.978, 0.011, 0.011),
                   (0.0, 0.083, 0.917))
-MIN_SHARE = base.MIN_SHARE
 
 
 @dataclasses.dataclass(frozen=True)
@@ -101,7 +100,7 @@ class Davila(base.ConsumptionSavings):
     self.params = params
     self.n_agents, self.beta = params.n_agents, params.beta
     self.chain = params.chain
-    self.action_bounds = (MIN_SHARE, 1.0)
+    self.action_bounds = (base.MIN_SHARE, 1.0)
 
   # --- economics (NumPy or TF) -------------------------------------------------------------------
   def production(self, K, z, L=None):

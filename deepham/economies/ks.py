@@ -32,7 +32,6 @@ KS_TRANSITION = (
     (0.09375, 0.03125, 0.291667, 0.583333),
     (0.009115, 0.115885, 0.024306, 0.850694),
 )
-MIN_SHARE = base.MIN_SHARE
 
 
 @dataclasses.dataclass(frozen=True)
@@ -102,7 +101,7 @@ class KrusellSmith(base.ConsumptionSavings):
     self.n_agents = params.n_agents
     self.beta = params.beta
     self.chain = params.chain
-    self.action_bounds = (MIN_SHARE, 1.0)
+    self.action_bounds = (base.MIN_SHARE, 1.0)
     self.human_wealth = params.human_wealth
 
   @property

@@ -29,7 +29,9 @@ def get_config() -> ml_collections.ConfigDict:
       gm_width=(12, 12),  # hidden layers of the basis network Q
       gm_grid=2048,  # > 0: Q on this many grid points, interpolated (1-D inputs); 0: exact
       policy_own_state=True,  # False: the policy sees the cross-section only, not own state
-      floor_features=False,  # also log(1 + x - floor) of own states as inputs (networks.py)
+      # The policy network's own inputs also include log(1 + x - floor) (networks.py); the
+      # value networks' with value.floor_features.
+      floor_features=False,
   ))
   config.init = ml_collections.ConfigDict(dict(
       policy='economy',  # 'economy' (the economy's initial rule) | 'benchmark' (a solution file)
@@ -62,6 +64,7 @@ def get_config() -> ml_collections.ConfigDict:
       # This share of all agents starts each value-data simulation at a state drawn as for
       # policy.explore_share, so that the value is fitted in the tails too.
       explore_share=0.0,
+      floor_features=False,  # the value networks' inputs also include log(1 + x - floor)
   ))
   config.policy = ml_collections.ConfigDict(dict(
       objective='utility',  # 'utility': over the unroll plus terminal value | 'euler': residual

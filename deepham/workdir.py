@@ -59,7 +59,9 @@ def default_workdir(config_path: str | None) -> str:
 # Fields added to the configs since runs were first written, with the value every run before
 # them used: `upgrade` fills them into an older config.json, so that such a run still resumes,
 # validates and loads. (method, dotted field, value[, economy: only that economy's runs]); one
-# line per field added. The oldest format (tests/data/oldest_config.json) has none of them.
+# line per field added; a callable value is computed from the run's config (a dict), for a field
+# that split off from an older one. The oldest format (tests/data/oldest_config.json) has none
+# of them.
 _ADDED_FIELDS = (
     ('deepham', 'network.policy_own_state', True),
     ('deepham', 'init.imitation_spread', 0.0),
@@ -86,6 +88,9 @@ _ADDED_FIELDS = (
     ('deepham', 'policy.game_agents', 1),
     ('deepham', 'economy.human_wealth', 0.0, 'ks'),
     ('krusell_smith', 'economy.human_wealth', 4.0, 'ks'),  # the conventional solver ignores it
+    # Before it, network.floor_features gave the floor features to the value networks too.
+    ('deepham', 'value.floor_features',
+     lambda c: bool(c.get('network', {}).get('floor_features', False))),
 )
 
 
@@ -98,7 +103,7 @@ def upgrade(config_dict: dict) -> dict:
       continue
     node, field = _parent(out, path)
     if node is not None and field not in node:
-      node[field] = value
+      node[field] = value(out) if callable(value) else value
   return out
 
 

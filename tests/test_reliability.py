@@ -279,6 +279,11 @@ def test_the_oldest_config_format_upgrades_to_every_declared_field():
   assert upgraded['economy']['human_wealth'] == 0.0  # a KS field: the share of cash on hand
   other = workdir_lib.upgrade({'method': 'deepham', 'economy': {'name': 'davila'}})
   assert 'human_wealth' not in other['economy']
+  # value.floor_features split off network.floor_features, which used to cover both networks.
+  assert upgraded['value']['floor_features'] is False
+  floored = workdir_lib.upgrade({'method': 'deepham', 'network': {'floor_features': True},
+                                 'value': {}})
+  assert floored['value']['floor_features'] is True
 
   def fields(d, prefix=''):
     return {f'{prefix}{k}' for k, v in d.items() if not isinstance(v, dict)} | {

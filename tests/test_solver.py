@@ -513,6 +513,28 @@ def test_floor_features_add_log_distance_to_the_constraint_and_survive_restandar
                        floor_features=True)
 
 
+def test_a_network_without_floor_features_shares_a_normalizer_that_has_them():
+  """policy floor=False beside value floor=True (network.floor_features off,
+  value.floor_features on): the policy reads the economy's features alone, and both keep their
+  functions when the shared statistics are refitted."""
+  econ = ks.KrusellSmith(ks.KSParams(n_agents=10))
+  state = _random_cross_sections(econ, 64, k_max=60.0)
+  norm = networks.Normalizer(econ, tf.float32, floor_features=True)
+  norm.fit(state)
+  kwargs = dict(widths=(8, 8), act='tanh', n_fixed=0, n_generalized=1, gm_widths=(4,))
+  policy = policy_lib.PolicyNetwork(econ, norm, kwargs, np.random.default_rng(0), tf.float32,
+                                    floor=False)
+  value = value_lib.ValueEnsemble(econ, norm, 2, kwargs, np.random.default_rng(1), tf.float32)
+  assert policy.net.w_own.shape[0] == norm.n_plain == 2
+  assert value.nets[0].w_own.shape[0] == norm.n_own == 3
+  np.testing.assert_allclose(norm.own(state, floor=False).numpy(),
+                             norm.own(state).numpy()[..., :2])
+  p_before, v_before = policy(state).numpy(), value(state).numpy()
+  norm.fit(_random_cross_sections(econ, 64, seed=3, k_max=20.0), [policy.net] + value.nets)
+  np.testing.assert_allclose(policy(state).numpy(), p_before, rtol=2e-4, atol=1e-6)
+  np.testing.assert_allclose(value(state).numpy(), v_before, rtol=2e-4, atol=1e-4)
+
+
 def test_probe_euler_errors_of_a_constant_share_policy_match_a_direct_computation():
   """A price taker in a cross-section: the cross-section moves on under the policy (K' is its
   agents' mean saving, whatever the probe does), the probe's own saving sets its cash next

@@ -77,6 +77,7 @@ FIELDS = {
                             '0 (the basis evaluated exactly) or a number of grid points >= 2'),
     'network.policy_own_state': boolean(),
     'network.floor_features': boolean(),
+    'value.floor_features': boolean(),
     'init.policy': one_of(INIT_POLICIES),
     'init.benchmark': Rule(lambda v: isinstance(v, str), 'a path (a string)'),
     'init.n_paths': integer(1),
@@ -228,7 +229,8 @@ def _check_with_economy(config, economy) -> None:
     _fail('value.control_variate', f'False for {name}: the control variate needs the exact '
           "expectation over next period's exogenous states, and this economy has continuous "
           'shocks', True)
-  for field in ('policy.explore_share', 'value.explore_share', 'network.floor_features'):
+  for field in ('policy.explore_share', 'value.explore_share', 'network.floor_features',
+                'value.floor_features'):
     section, key = field.split('.')
     if config[section][key] and economy.state_floor is None:
       _fail(field, f'off (0 or False) for {name}, which declares no state_floor',

@@ -202,7 +202,8 @@ class Normalizer(tf.Module):
   endogenous states (economies with a `state_floor`): near a borrowing limit, where policies
   bend most, this input stretches the few units of x that a standardised x alone compresses
   into a small fraction of its range, so that the network can bend there without moving its
-  fit in the bulk of the distribution.
+  fit in the bulk of the distribution. A network built with `own_size(floor=False)` inputs
+  reads `own(state, floor=False)`, the economy's features alone, and `fit` keeps it consistent.
   """
 
   def __init__(self, economy: base.Economy, dtype, name=None, floor_features: bool = False):
@@ -215,6 +216,7 @@ class Normalizer(tf.Module):
     probe = base.State(x=tf.zeros([1, 2, economy.n_x], dtype), e=tf.zeros([1, 2], tf.int32),
                        z=tf.zeros([1], tf.int32))
     self.n_own = int(self.own_features(probe).shape[-1])
+    self.n_plain = int(economy.agent_features(probe).shape[-1])  # without the floor features
     self.n_exo = int(economy.exogenous_features(probe).shape[-1])
     self.n_dist = int(economy.distribution_inputs(probe).shape[-1])
     stat = lambda n, v, nm: tf.Variable(np.full(n, v), dtype=dtype, trainable=False, name=nm)
@@ -245,7 +247,10 @@ class Normalizer(tf.Module):
       mean.assign(m)
       std.assign(s)
     for net in nets:
-      net.reparametrize(*changes)
+      own_change = changes[0]
+      if net.w_own.shape[0] == self.n_plain < self.n_own:  # a network without floor features
+        own_change = tuple(c[:self.n_plain] for c in own_change)
+      net.reparametrize(own_change, *changes[1:])
 
   def own_features(self, state: base.State) -> tf.Tensor:
     """[B, N, n_own]: the economy's agent features (and, with floor features, log(1 + x - floor))."""
@@ -255,8 +260,14 @@ class Normalizer(tf.Module):
     gap = tf.nn.relu(state.x - self.floor)
     return tf.concat([features, tf.math.log1p(gap)], axis=-1)
 
-  def own(self, state: base.State) -> tf.Tensor:
-    return (self.own_features(state) - self.own_mean) / self.own_std
+  def own_size(self, floor: bool = True) -> int:
+    """Own inputs of a network that reads own(state, floor)."""
+    return self.n_own if floor else self.n_plain
+
+  def own(self, state: base.State, floor: bool = True) -> tf.Tensor:
+    """Standardised own inputs; floor=False: without the floor features."""
+    out = (self.own_features(state) - self.own_mean) / self.own_std
+    return out if floor else out[..., :self.n_plain]
 
   def exo(self, state: base.State) -> tf.Tensor:
     return (self.economy.exogenous_features(state) - self.exo_mean) / self.exo_std

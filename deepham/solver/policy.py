@@ -17,10 +17,13 @@ class PolicyNetwork(tf.Module):
   agents."""
 
   def __init__(self, economy: base.Economy, normalizer: networks.Normalizer, net_kwargs: dict,
-               rng: np.random.Generator, dtype, name='policy', use_own: bool = True):
+               rng: np.random.Generator, dtype, name='policy', use_own: bool = True,
+               floor: bool = True):
     super().__init__(name=name)
     self.economy, self.normalizer = economy, normalizer
-    self.net = networks.SymmetricNet(normalizer.n_own, normalizer.n_exo, normalizer.n_dist,
+    self.floor = floor  # whether it reads the normalizer's floor features (if it has them)
+    self.net = networks.SymmetricNet(normalizer.own_size(floor), normalizer.n_exo,
+                                     normalizer.n_dist,
                                      economy.n_actions, rng=rng, dtype=dtype, name='net',
                                      use_own=use_own, **net_kwargs)
 
@@ -28,7 +31,7 @@ class PolicyNetwork(tf.Module):
     """Actions of the agents `state` in a cross-section with these moments and aggregates
     (those of `economy.aggregates`; `clear_markets`' prices after them are left out)."""
     n = self.normalizer
-    raw = self.net(n.own(state), n.exo(state), moments)
+    raw = self.net(n.own(state, self.floor), n.exo(state), moments)
     aggregates = aggregates[:, :len(self.economy.aggregate_names)]
     return self.economy.action_from_output(raw, state, aggregates)
 

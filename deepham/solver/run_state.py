@@ -121,17 +121,21 @@ class RunState:
     """The networks, the objective and the optimisers that train them."""
     econ, dtype = self.economy, self.dtype
     rng = np.random.default_rng(config.seed)
+    # The policy and the value networks each read the floor features or not; the normalizer
+    # computes them if either does.
+    floor_policy, floor_value = config.network.floor_features, config.value.floor_features
     self.normalizer = networks.Normalizer(econ, dtype, name='normalizer',
-                                          floor_features=config.network.floor_features)
+                                          floor_features=floor_policy or floor_value)
     net_kwargs = _net_kwargs(config.network)
     # policy_own_state=False: the policy sees the cross-section alone (configs/investment_lq.py).
     self.policy = policy_lib.PolicyNetwork(
         econ, self.normalizer, net_kwargs, rng, dtype,
-        use_own=config.network.policy_own_state)
+        use_own=config.network.policy_own_state, floor=floor_policy)
     # value.width: hidden layers of the value networks, () = those of the policy network.
     value_widths = tuple(config.value.width) or net_kwargs['widths']
     self.value = value_lib.ValueEnsemble(econ, self.normalizer, config.value.n_nets,
-                                         dict(net_kwargs, widths=value_widths), rng, dtype)
+                                         dict(net_kwargs, widths=value_widths), rng, dtype,
+                                         floor=floor_value)
     pc = config.policy
     # Agents 0..G-1 of each policy batch's paths carry the objective's gradient (a game's
     # optimising agents); 1 in a planner's step and under the Euler objective.

@@ -30,10 +30,13 @@ class ValueEnsemble(tf.Module):
   """Mean of `n_nets` symmetric networks; predicts values in units standardised by target stats."""
 
   def __init__(self, economy: base.Economy, normalizer: networks.Normalizer, n_nets: int,
-               net_kwargs: dict, rng: np.random.Generator, dtype, name='value'):
+               net_kwargs: dict, rng: np.random.Generator, dtype, name='value',
+               floor: bool = True):
     super().__init__(name=name)
     self.economy, self.normalizer = economy, normalizer
-    self.nets = [networks.SymmetricNet(normalizer.n_own, normalizer.n_exo, normalizer.n_dist, 1,
+    self.floor = floor  # whether the nets read the normalizer's floor features (if it has them)
+    self.nets = [networks.SymmetricNet(normalizer.own_size(floor), normalizer.n_exo,
+                                       normalizer.n_dist, 1,
                                        rng=rng, dtype=dtype, name=f'net{i}', **net_kwargs)
                  for i in range(n_nets)]
     self.target_mean = tf.Variable(0.0, dtype=dtype, trainable=False, name='target_mean')
@@ -44,7 +47,7 @@ class ValueEnsemble(tf.Module):
     n = self.normalizer
     dist = n.dist(state) if dist is None else dist
     net = self.nets[i]
-    return net(n.own(state), n.exo(state), net.moments(dist))[..., 0]
+    return net(n.own(state, self.floor), n.exo(state), net.moments(dist))[..., 0]
 
   def __call__(self, state: base.State, dist: tf.Tensor | None = None) -> tf.Tensor:
     """Ensemble value [B, N] in utility units."""
@@ -60,7 +63,7 @@ class ValueEnsemble(tf.Module):
     """Value [B, N] of agents with own states `own` who each see the mean contributions
     mean_raw [B, N, R] (or [B, 1, R]) of their own cross-section."""
     n = self.normalizer
-    o, x = n.own(own), n.exo(own)
+    o, x = n.own(own, self.floor), n.exo(own)
     out, start = [], 0
     for net in self.nets:
       width = net.moments.raw_size

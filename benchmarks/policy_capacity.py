@@ -81,12 +81,7 @@ def main(argv):
                 floor_features=bool(config.network.floor_features),
                 seconds=time.time() - start)
   for m in methods:
-    mine = [r for r in rows if r['method'] == m.label]
-    result[m.key] = dict(
-        probe_log10_mean=mine[1].get('euler_error_log10_mean'),
-        probe_log10_max=mine[1].get('euler_error_log10_max'),
-        by_wealth=[(r['k_low'], r['k_high'], r.get('euler_error_log10_mean'),
-                    r.get('euler_error_log10_max')) for r in mine[2:]])
+    result[m.key] = euler_lib.common_states_summary(rows, m.label)
   common.emit(result)
 
 

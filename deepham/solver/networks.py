@@ -246,11 +246,9 @@ class Normalizer(tf.Module):
       changes.append((s / std, (m - mean) / std))  # old = a * new + c
       mean.assign(m)
       std.assign(s)
-    for net in nets:
-      own_change = changes[0]
-      if net.w_own.shape[0] == self.n_plain < self.n_own:  # a network without floor features
-        own_change = tuple(c[:self.n_plain] for c in own_change)
-      net.reparametrize(own_change, *changes[1:])
+    for net in nets:  # a network without the floor features reads the leading columns only
+      width = net.w_own.shape[0]
+      net.reparametrize(tuple(c[:width] for c in changes[0]), *changes[1:])
 
   def own_features(self, state: base.State) -> tf.Tensor:
     """[B, N, n_own]: the economy's agent features (and, with floor features, log(1 + x - floor))."""
@@ -266,8 +264,10 @@ class Normalizer(tf.Module):
 
   def own(self, state: base.State, floor: bool = True) -> tf.Tensor:
     """Standardised own inputs; floor=False: without the floor features."""
-    out = (self.own_features(state) - self.own_mean) / self.own_std
-    return out if floor else out[..., :self.n_plain]
+    if floor or self.floor is None:
+      return (self.own_features(state) - self.own_mean) / self.own_std
+    n = self.n_plain
+    return (self.economy.agent_features(state) - self.own_mean[:n]) / self.own_std[:n]
 
   def exo(self, state: base.State) -> tf.Tensor:
     return (self.economy.exogenous_features(state) - self.exo_mean) / self.exo_std

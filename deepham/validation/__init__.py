@@ -13,6 +13,7 @@ the measures are public for tests, benchmarks and studies.
 from deepham.validation.bellman import bellman_errors
 from deepham.validation.bellman import error_table_row
 from deepham.validation.euler import common_states_report
+from deepham.validation.euler import common_states_summary
 from deepham.validation.euler import euler_by_wealth
 from deepham.validation.euler import euler_errors_of
 from deepham.validation.euler import euler_residuals

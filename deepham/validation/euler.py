@@ -139,6 +139,15 @@ def common_states_report(economy: base.Economy, methods: list[methods_lib.Method
   return rows, arrays
 
 
+def common_states_summary(rows: list[dict], label: str) -> dict:
+  """One method's part of `common_states_report`'s rows: log10 mean and max on the validation
+  states of every method, on all probe agents, and the probe agents' rows by wealth."""
+  mine = [r for r in rows if r['method'] == label and 'k_low' not in r]
+  euler = lambda row: {k: v for k, v in row.items() if k.startswith('euler')}
+  return {'validation_states': euler(mine[0]), 'probe_agents': euler(mine[1]),
+          'probe_by_wealth': [r for r in rows if r['method'] == label and 'k_low' in r]}
+
+
 def euler_residuals(economy, policy, states: base.State, n_draws: int, n_quadrature: int,
                     seed: int = 0, chunk: int = 512) -> np.ndarray:
   """Euler residuals [S, N] (or [S, N, n_equations]) at cross-sections `states`, with the

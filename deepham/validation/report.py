@@ -174,11 +174,7 @@ def _tails_report(econ, methods, results, workdir) -> dict:
       econ, with_euler, {m.key: results[m.key]['states'] for m in with_euler}, edges)
   rows += common
   for m in with_euler:
-    mine = [r for r in common if r['method'] == m.label and 'k_low' not in r]
-    out['euler_common_states'][m.key] = {
-        'validation_states': {k: v for k, v in mine[0].items() if k.startswith('euler')},
-        'probe_agents': {k: v for k, v in mine[1].items() if k.startswith('euler')},
-        'probe_by_wealth': [r for r in common if r['method'] == m.label and 'k_low' in r]}
+    out['euler_common_states'][m.key] = euler_lib.common_states_summary(common, m.label)
   table = pd.DataFrame(rows)
   table.to_csv(os.path.join(workdir, 'euler_by_wealth.csv'), index=False)
   with pd.option_context('display.width', 200, 'display.max_columns', 20,

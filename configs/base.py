@@ -98,6 +98,18 @@ def get_config() -> ml_collections.ConfigDict:
       polish_steps=0,  # L-BFGS iterations after the Adam rounds (per best response); 0: none
       polish_states=0,  # cross-sections of the pool the polish uses; 0: all
       polish_rounds=1,  # best responses of the utility objective's polish
+      # Time iteration after the Adam rounds (solver/time_iteration.py): this many iterations
+      # of the Euler equation's targets, each fitted by time_iteration_steps Adam steps on
+      # minibatches of time_iteration_batch of time_iteration_states cross-sections simulated
+      # under the current policy, with time_iteration_probes probe agents each (drawn as
+      # explore_share draws, up to explore_reach); 0: none. Price-taking consumption-savings
+      # games only.
+      time_iterations=0,
+      time_iteration_steps=1000,
+      time_iteration_batch=64,
+      time_iteration_states=3840,
+      time_iteration_probes=32,
+      time_iteration_learning_rate=3e-4,
   ))
   config.run = ml_collections.ConfigDict(dict(
       log_every=500,  # policy steps between metrics rows (and validation utility)

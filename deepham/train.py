@@ -73,7 +73,7 @@ class Solver:
 
 def train(solver: Solver, workdir: str, logdir: str | None = None) -> None:
   """Runs the phases that are not done yet, checkpointing as it goes: the burn-in, then each
-  round's value fit and policy steps, the polish, and the final value fit. Writes
+  round's value fit and policy steps, time iteration, the polish, and the final value fit. Writes
   metrics.csv and TensorBoard summaries every `run.log_every` steps, into `logdir` (default
   the workdir)."""
   st, phases = solver.state, solver.phases
@@ -114,6 +114,8 @@ def train(solver: Solver, workdir: str, logdir: str | None = None) -> None:
         st.save()
     st.round.assign_add(1)
     st.save()
+  if int(st.time_iterations_done) < pc.time_iterations:
+    phases.time_iterate(lambda: st.save())
   if st.polish_steps and not st.polished():
     phases.polish()
     st.save()

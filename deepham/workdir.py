@@ -89,6 +89,12 @@ _ADDED_FIELDS = (
     ('deepham', 'economy.human_wealth', 0.0, 'ks'),
     ('krusell_smith', 'economy.human_wealth', 4.0, 'ks'),  # the conventional solver ignores it
     # Before it, network.floor_features gave the floor features to the value networks too.
+    ('deepham', 'policy.time_iterations', 0),
+    ('deepham', 'policy.time_iteration_steps', 1000),
+    ('deepham', 'policy.time_iteration_batch', 64),
+    ('deepham', 'policy.time_iteration_states', 3840),
+    ('deepham', 'policy.time_iteration_probes', 32),
+    ('deepham', 'policy.time_iteration_learning_rate', 3e-4),
     ('deepham', 'value.floor_features',
      lambda c: bool(c.get('network', {}).get('floor_features', False))),
 )

@@ -200,15 +200,28 @@ class Economy(abc.ABC):
     raise NotImplementedError(f'{type(self).__name__} defines no aggregate quadrature.')
 
   # Whether `euler_errors(state, action, aggregates, outcomes)` is defined: unit-free Euler
-  # errors over the discrete exogenous outcomes, respecting a borrowing floor (ConsumptionSavings).
+  # errors over the discrete exogenous outcomes, respecting a borrowing floor (ConsumptionSavings),
+  # with the target the Euler equation implies and a loss of the network's output against it.
   # Validation then reports them by wealth and on common states, and training may penalise them
-  # (policy.euler_weight).
+  # (policy.euler_weight) or iterate on them (policy.time_iterations).
   has_euler_errors: bool = False
 
   def euler_errors(self, state: State, action: tf.Tensor, aggregates: tf.Tensor,
                    outcomes) -> tuple[tf.Tensor, tf.Tensor]:
     """(unit-free Euler errors [B, N], mask of unconstrained agents); see ConsumptionSavings."""
     raise NotImplementedError(f'{type(self).__name__} defines no Euler errors.')
+
+  def euler_target(self, state: State, action: tf.Tensor, aggregates: tf.Tensor,
+                   outcomes) -> tf.Tensor:
+    """[B, N] what the Euler equation with the constraint implies for each agent, given next
+    period's actions in `outcomes` (as for `euler_errors`); see ConsumptionSavings."""
+    raise NotImplementedError(f'{type(self).__name__} defines no Euler target.')
+
+  def euler_target_loss(self, state: State, raw: tf.Tensor, aggregates: tf.Tensor,
+                        target: tf.Tensor) -> tf.Tensor:
+    """[B, N] loss of the policy network's output `raw` [B, N, n_actions] against `target`,
+    zero exactly where the action it maps to meets the target; see ConsumptionSavings."""
+    raise NotImplementedError(f'{type(self).__name__} defines no Euler target.')
 
   @property
   def published_table(self) -> str | None:
@@ -283,6 +296,12 @@ class ConsumptionSavings(Economy):
       share *= 1 + tf.cast(self.human_wealth, raw.dtype) / cash
     return tf.clip_by_value(share, MIN_SHARE, 1.0)
 
+  def desired_consumption(self, raw, state, aggregates):
+    """[B, N] sigmoid(o) (cash + H): the consumption the output asks for before the min with
+    cash; above cash the agent is at the constraint."""
+    cash = self.cash(state, aggregates)
+    return tf.sigmoid(raw[..., 0]) * (cash + tf.cast(self.human_wealth, raw.dtype))
+
   @abc.abstractmethod
   def cash(self, state: State, aggregates: tf.Tensor) -> tf.Tensor:
     """[B, N] cash on hand: gross return on k plus labor income."""
@@ -313,12 +332,28 @@ class ConsumptionSavings(Economy):
     error is the share of cash it saves (k'/c) and not the larger gap to an unattainable c.
     """
     c = self.consumption(state, action, aggregates)
-    cash = self.cash(state, aggregates)
-    k_next = cash - c
-    emu = tf.zeros_like(c)
+    k_next = self.cash(state, aggregates) - c
+    c_implied = self.euler_target(state, action, aggregates, outcomes)
+    unconstrained = k_next > 1e-6 * (1 + c)
+    return tf.abs(1 - c_implied / c), unconstrained
+
+  def euler_target(self, state, action, aggregates, outcomes):
+    """c_implied [B, N] of `euler_errors`: min(cash, c solving u'(c) = beta E[R' u'(c')])."""
+    del action  # today's consumption does not enter: next period's actions set the target
+    emu = 0.0
     for prob, nxt, aggs, act in outcomes:
       emu += prob * self.gross_return(aggs, nxt.z) * self.marginal_utility(
           self.consumption(nxt, act, aggs))
-    c_implied = tf.minimum(self.inverse_marginal_utility(self.beta * emu), cash)
-    unconstrained = k_next > 1e-6 * (1 + c)
-    return tf.abs(1 - c_implied / c), unconstrained
+    return tf.minimum(self.inverse_marginal_utility(self.beta * emu),
+                      self.cash(state, aggregates))
+
+  def euler_target_loss(self, state, raw, aggregates, target):
+    """Squared relative gap of the desired consumption d = sigmoid(o) (cash + H) to the target
+    c_implied, in the Kuhn-Tucker form: where the target is interior (below cash), (d / c - 1)^2;
+    where it is cash (the agent would borrow if it could), only a d below cash is a gap,
+    relu(1 - d / cash)^2. It reads d before the min with cash, so an agent whose output asks
+    for more than its cash but should save still gets a gradient (the min's would be zero)."""
+    d = self.desired_consumption(raw, state, aggregates)
+    cash = self.cash(state, aggregates)
+    interior = target < cash * (1 - 1e-6)
+    return tf.where(interior, tf.square(d / target - 1), tf.square(tf.nn.relu(1 - d / cash)))

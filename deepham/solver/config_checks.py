@@ -139,6 +139,12 @@ FIELDS = {
                                 'a non-negative integer (0: no polish)'),
     'policy.polish_states': Rule(lambda v: _is_int(v) and v >= 0,
                                  'a non-negative integer (0: the whole pool)'),
+    'policy.time_iterations': integer(0),
+    'policy.time_iteration_steps': integer(1),
+    'policy.time_iteration_batch': integer(1),
+    'policy.time_iteration_states': integer(1),
+    'policy.time_iteration_probes': integer(0),
+    'policy.time_iteration_learning_rate': positive(),
     'policy.polish_rounds': Rule(lambda v: _is_int(v) and v >= 1,
                                  "a positive integer (best responses of the utility objective's "
                                  'polish)'),
@@ -201,6 +207,9 @@ def check(config, economy=None) -> None:
   if p.euler_weight and config.run.strategy != 'default':
     _fail('run.strategy', "'default' with policy.euler_weight (its probes are drawn over the "
           'whole batch)', config.run.strategy)
+  if p.time_iterations and config.run.strategy != 'default':
+    _fail('run.strategy', "'default' with policy.time_iterations (its fit runs on one device)",
+          config.run.strategy)
   pool = config.init.n_paths * (p.pool_last // p.pool_every)
   if pool < p.batch_size:
     _fail('policy.batch_size', f'at most the pool size init.n_paths * policy.pool_last / '
@@ -247,6 +256,14 @@ def _check_with_economy(config, economy) -> None:
     _fail('policy.euler_weight', "0 unless policy.objective='utility', mode='game' and "
           "policy.price_taking=True: the penalty is a price taker's Euler equation",
           p.euler_weight)
+  if p.time_iterations and not economy.has_euler_errors:
+    _fail('policy.time_iterations', f'0 for {name}, which defines no Euler targets with a '
+          'borrowing floor (euler_target)', p.time_iterations)
+  if p.time_iterations and not (p.objective == 'utility' and config.mode == 'game'
+                                and p.price_taking):
+    _fail('policy.time_iterations', "0 unless policy.objective='utility', mode='game' and "
+          "policy.price_taking=True: time iteration solves each price taker's Euler equation",
+          p.time_iterations)
   euler_validation = economy.has_euler_residual
   if config.policy.objective == 'euler' and not euler_validation:
     _fail('policy.objective', f"'utility' for {name}, which defines no Euler residual", 'euler')

@@ -1,7 +1,8 @@
 """The phases of a DeepHAM run, each a step of the outer loop (train.py) that advances the run's
 state (run_state.py): the burn-in under the initial policy with the policy network's imitation of
-it, the value fits, the policy steps, the L-BFGS polish, and the simulations that measure the
-current policy (the validation utility of the metrics, the final statistics of the summary).
+it, the value fits, the policy steps, time iteration, the L-BFGS polish, and the simulations that
+measure the current policy (the validation utility of the metrics, the final statistics of the
+summary).
 """
 
 from absl import logging
@@ -16,6 +17,7 @@ from deepham.solver import polish as polish_lib
 from deepham.solver import pool as pool_lib
 from deepham.solver import run_state
 from deepham.solver import simulate
+from deepham.solver import time_iteration as time_iteration_lib
 from deepham.solver import value as value_lib
 
 
@@ -147,6 +149,41 @@ class Phases:
       outs.append(out)
     st.polish_record.assign([sum(o['polish_iterations'] for o in outs),
                               outs[0]['polish_loss_start'], outs[-1]['polish_loss_end']])
+
+  def time_iterate(self, save) -> list[dict]:
+    """The iterations of policy.time_iterations not done yet (solver/time_iteration.py), each
+    on cross-sections simulated on from the distribution under the current policy; `save()`
+    after each. Logs and returns, per iteration, the Euler errors of the cross-sections' agents
+    and of the probes before its fit (log10 mean and max): the distance from the fixed point."""
+    st = self.state
+    pc, ti = st.config.policy, st.time_iteration
+    n_paths = int(st.distribution.z.shape[0])
+    n_snaps = -(-pc.time_iteration_states // n_paths)
+    n = st.economy.n_agents
+    prog = progress_lib.Progress('time iteration', pc.time_iterations, unit='iterations',
+                                 start=int(st.time_iterations_done))
+    out = []
+    while int(st.time_iterations_done) < pc.time_iterations:
+      i = int(st.time_iterations_done)
+      snaps, chunks = self.simulator.snapshots(
+          run_state.read(st.distribution), st.seed(run_state.TIME_ITERATION, 2 * i),
+          n_snaps * time_iteration_lib.SPACING, time_iteration_lib.SPACING)
+      run_state.assign(st.distribution, chunks[-1].state)
+      sections = base.State(*[tf.concat(f, axis=0)[:pc.time_iteration_states]
+                              for f in zip(*snaps)])
+      agents = ti.agents(sections, st.seed(run_state.TIME_ITERATION, 2 * i + 1))
+      target, errors = ti.targets(agents, sections)
+      first, last = ti.fit(agents, sections, target, pc.time_iteration_steps,
+                           st.seed(run_state.TIME_ITERATION, 2 * i + 1))
+      summary = time_iteration_lib.error_summary(errors.numpy(), n)
+      text = ', '.join(f'{k} {m:.2f} / {x:.2f}' for k, (m, x) in summary.items())
+      logging.info('time iteration %d/%d: Euler errors before the fit (log10 mean / max): %s; '
+                   'fit loss %.3e -> %.3e', i + 1, pc.time_iterations, text, first, last)
+      st.time_iterations_done.assign_add(1)
+      save()
+      prog.update(i + 1, text)
+      out.append(summary)
+    return out
 
   def validation_utility(self) -> float:
     """Welfare under the current policy: mean discounted utility over `run.validation_periods`

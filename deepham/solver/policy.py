@@ -30,10 +30,13 @@ class PolicyNetwork(tf.Module):
   def act(self, state: base.State, moments: tf.Tensor, aggregates: tf.Tensor) -> tf.Tensor:
     """Actions of the agents `state` in a cross-section with these moments and aggregates
     (those of `economy.aggregates`; `clear_markets`' prices after them are left out)."""
-    n = self.normalizer
-    raw = self.net(n.own(state, self.floor), n.exo(state), moments)
     aggregates = aggregates[:, :len(self.economy.aggregate_names)]
-    return self.economy.action_from_output(raw, state, aggregates)
+    return self.economy.action_from_output(self.output(state, moments), state, aggregates)
+
+  def output(self, state: base.State, moments: tf.Tensor) -> tf.Tensor:
+    """The network's output [B, N, n_actions] before the economy maps it to actions."""
+    n = self.normalizer
+    return self.net(n.own(state, self.floor), n.exo(state), moments)
 
   def conditional_policy(self, own: base.State, reference: base.State) -> tf.Tensor:
     """Actions of agents `own` [B, G] living in the cross-section `reference` [B, N]."""

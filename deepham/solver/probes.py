@@ -7,7 +7,8 @@ Its Euler error is the economy's `euler_errors` over those outcomes. Validation 
 measure every method at the same states (the constraint, the ergodic range and beyond it), and
 training (`policy.euler_weight`) uses its square as a penalty beside the utility objective, at
 probes drawn over the whole region `solver/explore.py` explores: a pointwise condition, which
-the utility objective lacks where the simulated paths rarely go.
+the utility objective lacks where the simulated paths rarely go. Time iteration
+(solver/time_iteration.py) fits the policy to the Euler equation's targets at such probes.
 """
 
 import numpy as np
@@ -34,6 +35,28 @@ def euler_errors(economy: base.Economy, policy, conditional_policy, own: base.St
   reference) -> action of agents `own` in the cross-section `reference`. The cross-section's
   next state is held fixed for gradients: the probes are price takers.
   """
+  return economy.euler_errors(own, *euler_outcomes(economy, policy, conditional_policy, own,
+                                                   cross_sections))
+
+
+def euler_targets(economy: base.Economy, policy, conditional_policy, own: base.State,
+                  cross_sections: base.State) -> tuple[tf.Tensor, tf.Tensor]:
+  """(the Euler equation's targets [S, G] for probe agents `own` in `cross_sections`, their
+  Euler errors [S, G], NaN where the constraint binds), as for `euler_errors`:
+  `economy.euler_target`, next period's actions those of the policy."""
+  action, aggs, outcomes = euler_outcomes(economy, policy, conditional_policy, own,
+                                          cross_sections)
+  errors, unconstrained = economy.euler_errors(own, action, aggs, outcomes)
+  nan = tf.constant(np.nan, errors.dtype)
+  return (economy.euler_target(own, action, aggs, outcomes),
+          tf.where(unconstrained, errors, nan))
+
+
+def euler_outcomes(economy: base.Economy, policy, conditional_policy, own: base.State,
+                   cross_sections: base.State):
+  """(the probes' actions, this period's aggregates, the outcomes of next period: (probability,
+  the probes' next state, next aggregates, their next actions) per exogenous outcome), the
+  arguments of `economy.euler_errors` after the state."""
   aggs = economy.aggregates(cross_sections)
   others = policy(cross_sections, aggs)
   aggs = economy.clear_markets(cross_sections, others, aggs)
@@ -49,7 +72,7 @@ def euler_errors(economy: base.Economy, policy, conditional_policy, own: base.St
     if economy.sets_prices:  # the prices the reference cross-section's next actions set
       next_aggs = economy.clear_markets(reference, policy(reference, next_aggs), next_aggs)
     outcomes.append((probs[..., m], nxt, next_aggs, conditional_policy(nxt, reference)))
-  return economy.euler_errors(own, action, aggs, outcomes)
+  return action, aggs, outcomes
 
 
 def draw_probes(cross_sections: base.State, floor, n_e: int, per_section: int, reach: float,

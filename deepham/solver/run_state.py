@@ -30,11 +30,12 @@ from deepham.solver import objectives
 from deepham.solver import policy as policy_lib
 from deepham.solver import probes
 from deepham.solver import simulate
+from deepham.solver import time_iteration as time_iteration_lib
 from deepham.solver import trainer as trainer_lib
 from deepham.solver import value as value_lib
 
 # Purposes of stateless seeds: [config.seed, purpose * 2^32 + counter].
-BURN, VALUE, POOL, STEP, VALID, FINAL, SHUFFLE, POLISH, EXPLORE = range(9)
+BURN, VALUE, POOL, STEP, VALID, FINAL, SHUFFLE, POLISH, EXPLORE, TIME_ITERATION = range(10)
 
 
 def _net_kwargs(net_cfg) -> dict:
@@ -113,6 +114,11 @@ class RunState:
                                      trainable=False, name='polish_record')
     if self.polish_steps:
       tracked['polish_record'] = self.polish_record  # iterations (-1: not yet), loss before, after
+    # policy.time_iterations (solver/time_iteration.py), checkpointed likewise only where used.
+    self.time_iterations_done = counter('time_iterations_done')
+    if self.time_iteration is not None:
+      tracked.update(time_iterations_done=self.time_iterations_done,
+                     time_iteration_optimizer=self.time_iteration.optimizer)
     self.checkpoint = tf.train.Checkpoint(**tracked)
     self.manager = None
     self._t0, self._seconds_before = time.time(), 0.0
@@ -160,6 +166,11 @@ class RunState:
                                              fast=pc.fast_game, jit=config.run.jit,
                                              penalty=penalty, penalty_weight=pc.euler_weight,
                                              strategy=self.strategy)
+    self.time_iteration = None
+    if pc.time_iterations:
+      self.time_iteration = time_iteration_lib.TimeIteration(
+          econ, self.policy, pc.time_iteration_learning_rate, pc.time_iteration_batch,
+          pc.time_iteration_probes, pc.explore_reach)
     # XLA cannot update variables mirrored on several devices: there the value fit is a plain
     # graph.
     self.fitter = value_lib.ValueFitter(
@@ -234,11 +245,12 @@ class RunState:
   # --- where the run stands ----------------------------------------------------------------------
   def finished(self) -> bool:
     """True once every round is done, and the final value fit (if the objective uses values)
-    and the polish (if there is one)."""
+    and the polish and time iteration (if there are any)."""
     pc = self.config.policy
     return (int(self.round) >= pc.rounds
             and (pc.objective != 'utility' or int(self.value_round) >= pc.rounds)
-            and (not self.polish_steps or self.polished()))
+            and (not self.polish_steps or self.polished())
+            and int(self.time_iterations_done) >= pc.time_iterations)
 
   def polished(self) -> bool:
     return float(self.polish_record[0]) >= 0

@@ -114,7 +114,7 @@ def train(solver: Solver, workdir: str, logdir: str | None = None) -> None:
         st.save()
     st.round.assign_add(1)
     st.save()
-  if int(st.time_iterations_done) < pc.time_iterations:
+  if int(st.time_iterations_done) < st.time_iterations:
     phases.time_iterate(lambda: st.save())
   if st.polish_steps and not st.polished():
     phases.polish()

@@ -591,15 +591,24 @@ def test_the_euler_penalty_trains_toward_the_kuhn_tucker_conditions():
   assert held_out() < 0.5 * before
 
 
+# The Euler penalty and time iteration both use a price taker's Euler equation.
+EULER_FIELDS = [('euler_weight', 1.0), ('time_iterations', 2)]
+
+
+@pytest.mark.parametrize('field, value', EULER_FIELDS)
 @pytest.mark.parametrize('override', [dict(mode='planner'), dict(price_taking=False)])
-def test_the_euler_penalty_needs_a_price_taking_game(override):
+def test_the_euler_penalty_needs_a_price_taking_game(override, field, value):
   config = ks_game.get_config('tiny')
-  config.policy.euler_weight = 1.0
+  config.policy[field] = value
   if 'mode' in override:
     config.mode = override['mode']
   else:
     config.policy.price_taking = override['price_taking']
-  with pytest.raises(errors.ConfigError, match='policy.euler_weight'):
+  if field == 'time_iterations' and config.mode == 'planner':
+    main.check(config)  # idle for a planner: a game config stays valid with mode=planner
+    assert train.Solver(config).state.time_iteration is None
+    return
+  with pytest.raises(errors.ConfigError, match=f'policy.{field}'):
     main.check(config)
 
 
@@ -613,8 +622,10 @@ def test_several_optimising_agents_need_price_taking():
   main.check(config)
 
 
-def test_the_euler_penalty_needs_euler_errors():
+@pytest.mark.parametrize('field, value', EULER_FIELDS)
+def test_the_euler_penalty_needs_euler_errors(field, value):
   config = bm_config.get_config()
-  config.policy.euler_weight = 1.0
-  with pytest.raises(errors.ConfigError, match='policy.euler_weight'):
+  config.mode = 'game'  # its agents do not interact: game and planner coincide
+  config.policy[field] = value
+  with pytest.raises(errors.ConfigError, match=f'policy.{field}'):
     main.check(config)

@@ -1,5 +1,6 @@
 """Time iteration (solver/time_iteration.py): the Euler equation's targets, their Kuhn-Tucker loss,
-and the iteration's fixed point on a small Krusell-Smith economy against the KS method's policy."""
+the iteration's fixed point on a small Krusell-Smith economy against the KS method's policy, and
+its checkpoints. (Its config rules shared with the Euler penalty: tests/test_solver.py.)"""
 
 import numpy as np
 import pytest
@@ -73,29 +74,11 @@ def test_euler_targets_are_the_euler_errors_reference_and_their_loss_is_kuhn_tuc
   assert np.all(loss(below) > 0)
 
 
-@pytest.mark.parametrize('override, field', [
-    (dict(mode='planner'), 'policy.time_iterations'),
-    (dict(price_taking=False), 'policy.time_iterations'),
-    (dict(strategy='mirrored'), 'run.strategy'),
-])
-def test_time_iteration_needs_a_price_taking_game_on_one_device(override, field):
+def test_time_iteration_runs_on_one_device():
   config = ks_game.get_config('tiny')
   config.policy.time_iterations = 2
-  if 'mode' in override:
-    config.mode = override['mode']
-  elif 'strategy' in override:
-    config.run.strategy = override['strategy']
-  else:
-    config.policy.price_taking = override['price_taking']
-  with pytest.raises(errors.ConfigError, match=field.replace('.', r'\.')):
-    main.check(config)
-
-
-def test_time_iteration_needs_euler_targets():
-  from configs import brock_mirman  # pylint: disable=g-import-not-at-top
-  config = brock_mirman.get_config()
-  config.policy.time_iterations = 2
-  with pytest.raises(errors.ConfigError, match='policy.time_iterations'):
+  config.run.strategy = 'mirrored'
+  with pytest.raises(errors.ConfigError, match=r'run\.strategy'):
     main.check(config)
 
 

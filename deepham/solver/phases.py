@@ -156,14 +156,14 @@ class Phases:
     after each. Logs and returns, per iteration, the Euler errors of the cross-sections' agents
     and of the probes before its fit (log10 mean and max): the distance from the fixed point."""
     st = self.state
-    pc, ti = st.config.policy, st.time_iteration
+    pc, ti, total = st.config.policy, st.time_iteration, st.time_iterations
     n_paths = int(st.distribution.z.shape[0])
     n_snaps = -(-pc.time_iteration_states // n_paths)
     n = st.economy.n_agents
-    prog = progress_lib.Progress('time iteration', pc.time_iterations, unit='iterations',
+    prog = progress_lib.Progress('time iteration', total, unit='iterations',
                                  start=int(st.time_iterations_done))
     out = []
-    while int(st.time_iterations_done) < pc.time_iterations:
+    while int(st.time_iterations_done) < total:
       i = int(st.time_iterations_done)
       snaps, chunks = self.simulator.snapshots(
           run_state.read(st.distribution), st.seed(run_state.TIME_ITERATION, 2 * i),
@@ -178,7 +178,7 @@ class Phases:
       summary = time_iteration_lib.error_summary(errors.numpy(), n)
       text = ', '.join(f'{k} {m:.2f} / {x:.2f}' for k, (m, x) in summary.items())
       logging.info('time iteration %d/%d: Euler errors before the fit (log10 mean / max): %s; '
-                   'fit loss %.3e -> %.3e', i + 1, pc.time_iterations, text, first, last)
+                   'fit loss %.3e -> %.3e', i + 1, total, text, first, last)
       st.time_iterations_done.assign_add(1)
       save()
       prog.update(i + 1, text)

@@ -166,8 +166,10 @@ class RunState:
                                              fast=pc.fast_game, jit=config.run.jit,
                                              penalty=penalty, penalty_weight=pc.euler_weight,
                                              strategy=self.strategy)
+    # Time iteration solves a game's Euler equations: idle for a planner.
+    self.time_iterations = pc.time_iterations if config.mode == 'game' else 0
     self.time_iteration = None
-    if pc.time_iterations:
+    if self.time_iterations:
       self.time_iteration = time_iteration_lib.TimeIteration(
           econ, self.policy, pc.time_iteration_learning_rate, pc.time_iteration_batch,
           pc.time_iteration_probes, pc.explore_reach)
@@ -250,7 +252,7 @@ class RunState:
     return (int(self.round) >= pc.rounds
             and (pc.objective != 'utility' or int(self.value_round) >= pc.rounds)
             and (not self.polish_steps or self.polished())
-            and int(self.time_iterations_done) >= pc.time_iterations)
+            and int(self.time_iterations_done) >= self.time_iterations)
 
   def polished(self) -> bool:
     return float(self.polish_record[0]) >= 0

@@ -74,8 +74,8 @@ class Solver:
 def train(solver: Solver, workdir: str, logdir: str | None = None) -> None:
   """Runs the phases that are not done yet, checkpointing as it goes: the burn-in, then each
   round's value fit and policy steps, time iteration, the polish, and the final value fit. Writes
-  metrics.csv and TensorBoard summaries every `run.log_every` steps, into `logdir` (default
-  the workdir)."""
+  metrics.csv and TensorBoard summaries every `run.log_every` steps, and time_iteration.csv
+  (the Euler errors before each iteration's fit), into `logdir` (default the workdir)."""
   st, phases = solver.state, solver.phases
   cfg, pc = st.config, st.config.policy
   first = f'mean_{st.economy.aggregate_names[0]}'
@@ -115,7 +115,12 @@ def train(solver: Solver, workdir: str, logdir: str | None = None) -> None:
     st.round.assign_add(1)
     st.save()
   if int(st.time_iterations_done) < st.time_iterations:
-    phases.time_iterate(lambda: st.save())
+    fields = ('iteration', 'agents_euler_log10_mean', 'agents_euler_log10_max',
+              'probes_euler_log10_mean', 'probes_euler_log10_max', 'fit_loss_start',
+              'fit_loss_end')
+    record = workdir_lib.MetricsWriter(logdir, fields, resume_step=int(st.time_iterations_done),
+                                       name='time_iteration.csv', key='iteration')
+    phases.time_iterate(st.save, lambda row: record.write({k: row.get(k, '') for k in fields}))
   if st.polish_steps and not st.polished():
     phases.polish()
     st.save()
@@ -169,6 +174,8 @@ def run(config: ml_collections.ConfigDict, workdir: str, action: str = 'solve') 
                  n_agents=solver.economy.n_agents, policy_steps=int(st.step),
                  final_validation_utility=solver.phases.validation_utility(),
                  **solver.phases.final_statistics())
+  if st.time_iterations:
+    summary['time_iterations'] = int(st.time_iterations_done)
   if st.polish_steps:
     iterations, start, end = st.polish_record.numpy()
     summary.update(polish_iterations=int(iterations), polish_loss_start=float(start),

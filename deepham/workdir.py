@@ -95,6 +95,7 @@ _ADDED_FIELDS = (
     ('deepham', 'policy.time_iteration_states', 3840),
     ('deepham', 'policy.time_iteration_probes', 32),
     ('deepham', 'policy.time_iteration_learning_rate', 3e-4),
+    ('deepham', 'policy.time_iteration_damping', 1.0),
     ('deepham', 'value.floor_features',
      lambda c: bool(c.get('network', {}).get('floor_features', False))),
 )
@@ -402,15 +403,17 @@ def read_summary(workdir: str) -> dict:
 
 
 class MetricsWriter:
-  """Appends rows to workdir/metrics.csv; on resume keeps the rows up to the restored step.
+  """Appends rows to workdir/metrics.csv (or `name`); on resume keeps the rows up to the
+  restored step (the column `key`).
 
   Rows past the restored step (written after the last checkpoint by a process that was then
   stopped) are dropped, since the resumed run writes them again; so are rows that cannot be
   read (a line cut short by a kill), with a warning: every step then appears once.
   """
 
-  def __init__(self, workdir: str, fields: tuple[str, ...], resume_step: int | None = None):
-    self.path = os.path.join(workdir, 'metrics.csv')
+  def __init__(self, workdir: str, fields: tuple[str, ...], resume_step: int | None = None,
+               name: str = 'metrics.csv', key: str = 'step'):
+    self.path = os.path.join(workdir, name)
     self.fields = fields
     rows, bad = [], 0
     if resume_step is not None and os.path.exists(self.path):
@@ -418,7 +421,7 @@ class MetricsWriter:
       with open(self.path, newline='') as f:
         for r in csv.DictReader(f):
           try:
-            step = int(float(r['step']))
+            step = int(float(r[key]))
             ok = all(r.get(k) is not None for k in fields)
           except (TypeError, ValueError, KeyError):
             ok = False

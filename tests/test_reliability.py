@@ -315,17 +315,22 @@ def test_a_run_of_the_oldest_format_resumes_validates_and_loads(tmp_path):
 CHECKPOINT_VARIABLES = os.path.join(conftest.REPO, 'tests', 'data', 'checkpoint_variables.json')
 
 
-@pytest.mark.parametrize('variant', ['ks_tiny', 'inv_tiny'])
+@pytest.mark.parametrize('variant', ['ks_tiny', 'ks_tiny_time_iteration', 'inv_tiny'])
 def test_the_checkpoint_holds_the_variables_existing_workdirs_hold(variant, tmp_path):
   """Every variable name of the checkpoint's object graph, with its shape, as in the checkpoints
-  of existing workdirs (tests/data/checkpoint_variables.json: the KS tiny config, and the
-  investment one, whose polish adds polish_record): restoring matches objects by these names."""
+  of existing workdirs (tests/data/checkpoint_variables.json: the KS tiny config as it was before
+  floor features and time iteration, as it is since, which adds their counter and optimiser,
+  and the investment one, whose polish adds polish_record): restoring matches objects by these
+  names."""
   import json  # pylint: disable=g-import-not-at-top
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   from configs import investment_lq  # pylint: disable=g-import-not-at-top
   with open(CHECKPOINT_VARIABLES) as f:
     expected = json.load(f)[variant]
-  config = (ks_game if variant == 'ks_tiny' else investment_lq).get_config('tiny')
+  config = (investment_lq if variant == 'inv_tiny' else ks_game).get_config('tiny')
+  if variant == 'ks_tiny':
+    config.network.floor_features = config.value.floor_features = False
+    config.policy.time_iterations = 0
   path = train.Solver(config).state.checkpoint.write(str(tmp_path / 'ckpt'))
   written = {name: shape for name, shape in tf.train.list_variables(path)
              if name != '_CHECKPOINTABLE_OBJECT_GRAPH'}

@@ -2,7 +2,10 @@
 the iteration's fixed point on a small Krusell-Smith economy against the KS method's policy, and
 its checkpoints. (Its config rules shared with the Euler penalty: tests/test_solver.py.)"""
 
+import os
+
 import numpy as np
+import pandas as pd
 import pytest
 import tensorflow as tf
 
@@ -91,7 +94,8 @@ def test_time_iteration_from_the_initial_rule_reaches_the_ks_policy_of_the_poor(
   constraint, the last to converge). The errors before each fit fall by more than a digit over
   the run."""
   s = _solver(time_iterations=30, time_iteration_steps=200, time_iteration_states=256,
-              time_iteration_learning_rate=1e-3)
+              time_iteration_probes=32, time_iteration_learning_rate=1e-3,
+              time_iteration_damping=1.0)
   s.phases.burn_in()
   history = s.phases.time_iterate(lambda: None)
   assert len(history) == 30 and int(s.state.time_iterations_done) == 30
@@ -128,7 +132,7 @@ def test_a_run_interrupted_in_time_iteration_resumes_there_and_ends_as_an_uninte
   from deepham.solver import time_iteration  # pylint: disable=g-import-not-at-top
   full = str(tmp_path / 'full')
   summary = main.run(_ti_config(), full, 'solve')
-  assert summary['policy_steps'] == 12
+  assert summary['policy_steps'] == 12 and summary['time_iterations'] == 3
 
   cut = str(tmp_path / 'cut')
   original = time_iteration.TimeIteration.fit
@@ -151,3 +155,10 @@ def test_a_run_interrupted_in_time_iteration_resumes_there_and_ends_as_an_uninte
   b = deepham.load(full).view.policy.trainable_variables
   for va, vb in zip(a, b):
     np.testing.assert_allclose(va.numpy(), vb.numpy(), rtol=1e-6, atol=1e-7)
+  # time_iteration.csv: one row per iteration, the interrupted one written once
+  rows = {d: pd.read_csv(os.path.join(d, 'time_iteration.csv')) for d in (full, cut)}
+  for table in rows.values():
+    assert list(table['iteration']) == [1, 2, 3]
+    assert np.all(np.isfinite(table.drop(columns='iteration').to_numpy()))
+  np.testing.assert_allclose(rows[cut]['agents_euler_log10_mean'],
+                             rows[full]['agents_euler_log10_mean'], rtol=1e-4)

@@ -40,15 +40,16 @@ def euler_errors(economy: base.Economy, policy, conditional_policy, own: base.St
 
 
 def euler_targets(economy: base.Economy, policy, conditional_policy, own: base.State,
-                  cross_sections: base.State) -> tuple[tf.Tensor, tf.Tensor]:
+                  cross_sections: base.State, damping: float = 1.0
+                  ) -> tuple[tf.Tensor, tf.Tensor]:
   """(the Euler equation's targets [S, G] for probe agents `own` in `cross_sections`, their
   Euler errors [S, G], NaN where the constraint binds), as for `euler_errors`:
-  `economy.euler_target`, next period's actions those of the policy."""
+  `economy.euler_target` (with `damping`), next period's actions those of the policy."""
   action, aggs, outcomes = euler_outcomes(economy, policy, conditional_policy, own,
                                           cross_sections)
   errors, unconstrained = economy.euler_errors(own, action, aggs, outcomes)
   nan = tf.constant(np.nan, errors.dtype)
-  return (economy.euler_target(own, action, aggs, outcomes),
+  return (economy.euler_target(own, action, aggs, outcomes, damping),
           tf.where(unconstrained, errors, nan))
 
 

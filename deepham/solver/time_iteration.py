@@ -13,7 +13,8 @@ docs/results.md). The Euler equation is a condition at every state, however rare
      largest state), each a price taker in its cross-section;
   3. targets: what each agent's Euler equation with the constraint implies today, given next
      period's actions under the current policy in each exogenous outcome, the cross-section
-     moving on under the current policy (probes.euler_targets: the exact expectation);
+     moving on under the current policy (probes.euler_targets: the exact expectation); with
+     `damping` < 1, that share of the way to it from the current policy's action;
   4. fit: Adam steps on minibatches of `batch_size` cross-sections, on the economy's loss of the
      network's output against the targets (`euler_target_loss`, in the Kuhn-Tucker form).
 
@@ -40,12 +41,12 @@ class TimeIteration:
   """Targets and the fit of one iteration, compiled once for the run."""
 
   def __init__(self, economy: base.Economy, policy, learning_rate: float, batch_size: int,
-               probes_per_section: int, reach: float, chunk: int = 512):
+               probes_per_section: int, reach: float, damping: float = 1.0, chunk: int = 512):
     if not economy.has_euler_errors:
       raise ValueError(f'{type(economy).__name__} defines no Euler targets.')
     self.economy, self.policy = economy, policy
     self.batch_size, self.probes, self.reach = batch_size, probes_per_section, reach
-    self.chunk = chunk
+    self.damping, self.chunk = damping, chunk
     self.optimizer = tf.keras.optimizers.Adam(learning_rate, beta_1=0.9, beta_2=0.99,
                                               epsilon=1e-8)
     self.variables = list(policy.trainable_variables)
@@ -66,7 +67,7 @@ class TimeIteration:
   def _targets_impl(self, own, cross_sections):
     pol = self.policy
     return probes.euler_targets(self.economy, lambda s, a: pol(s, a), pol.conditional_policy,
-                                own, cross_sections)
+                                own, cross_sections, self.damping)
 
   def targets(self, own: base.State, cross_sections: base.State):
     """(targets [S, G], Euler errors [S, G] of the current policy) of agents `own` [S, G]."""

@@ -19,6 +19,7 @@ import numpy as np  # pylint: disable=g-import-not-at-top
 
 from configs import investment_lq
 from configs import ks_tiny
+from deepham import train
 from deepham.solver import distribute
 from deepham.solver import run_state
 
@@ -48,13 +49,22 @@ def _weights(st):
   return [v.numpy() for v in st.policy.trainable_variables]
 
 
+def _initialised(config) -> run_state.RunState:
+  """The run's state after its burn-in: the policy network holds the economy's initial rule (an
+  untrained network may consume everything, and a cross-section without capital has no
+  prices)."""
+  solver = train.Solver(config)
+  solver.phases.burn_in()
+  return solver.state
+
+
 def main():
   distribute.make('mirrored', 2)  # before anything else touches the devices
   for name, make_config in CASES.items():
     single_cfg, mirrored_cfg = make_config(), make_config()
     single_cfg.dtype = mirrored_cfg.dtype = DTYPE
     mirrored_cfg.run.strategy, mirrored_cfg.run.logical_cpus = 'mirrored', 2
-    single, mirrored = run_state.RunState(single_cfg), run_state.RunState(mirrored_cfg)
+    single, mirrored = _initialised(single_cfg), _initialised(mirrored_cfg)
     assert mirrored.strategy.num_replicas_in_sync == 2
     batch = single.fresh_start(7, single_cfg.policy.batch_size)
     for st in (single, mirrored):

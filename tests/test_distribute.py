@@ -48,25 +48,34 @@ def _solve(workdir: str, *overrides: str, env=None) -> subprocess.CompletedProce
 
 
 @pytest.fixture(scope='module')
-def one_device(tmp_path_factory) -> pd.DataFrame:
-  """metrics.csv of the tiny KS solve on one device."""
+def one_device(tmp_path_factory) -> dict[str, pd.DataFrame]:
+  """metrics.csv and time_iteration.csv of the tiny KS solve on one device."""
   workdir = str(tmp_path_factory.mktemp('one_device'))
   out = _solve(workdir)
   assert out.returncode == 0, out.stderr[-3000:]
-  return pd.read_csv(os.path.join(workdir, 'metrics.csv'))
+  return {name: pd.read_csv(os.path.join(workdir, name)) for name in _TABLES}
 
 
-def _same_metrics(workdir: str, one: pd.DataFrame) -> None:
-  """The run's metrics equal the one-device run's to float32 rounding."""
-  metrics = pd.read_csv(os.path.join(workdir, 'metrics.csv'))
-  assert list(metrics.step) == list(one.step)
-  for column in ('policy_loss', 'value_loss', 'validation_utility', 'mean_K'):
-    np.testing.assert_allclose(metrics[column], one[column], rtol=1e-5, err_msg=column)
+_TABLES = {'metrics.csv': ('policy_loss', 'value_loss', 'validation_utility', 'mean_K'),
+           'time_iteration.csv': ('agents_euler_log10_mean', 'probes_euler_log10_max',
+                                  'fit_loss_end')}
+
+
+def _same_metrics(workdir: str, one: dict[str, pd.DataFrame]) -> None:
+  """The run's metrics (policy steps and time iterations) equal the one-device run's to
+  float32 rounding."""
+  for name, columns in _TABLES.items():
+    table = pd.read_csv(os.path.join(workdir, name))
+    assert len(table) > 0 and list(table.iloc[:, 0]) == list(one[name].iloc[:, 0]), name
+    for column in columns:
+      np.testing.assert_allclose(table[column], one[name][column], rtol=1e-5,
+                                 err_msg=f'{name}: {column}')
 
 
 @pytest.mark.slow  # three tiny solves in subprocesses: 5 minutes; the step's equality is in the default suite
 def test_a_mirrored_solve_is_the_one_device_solve_and_resumes_without_it(tmp_path, one_device):
-  """The whole tiny solve (burn-in, imitation, value fits, policy steps, validation) on 2
+  """The whole tiny solve (burn-in, imitation, value fits, policy steps, time iteration,
+  validation) on 2
   logical CPU devices gives the one-device metrics; the finished run then reopens under the
   default strategy (run.strategy is not part of a run's identity)."""
   workdir = str(tmp_path / 'mirrored')
@@ -111,7 +120,7 @@ def test_two_workers_train_one_solve_together(tmp_path, one_device):
   _same_metrics(workdir, one_device)
   with open(os.path.join(workdir, 'summary.json')) as f:
     summary = json.load(f)
-  assert summary['policy_steps'] == int(one_device.step.iloc[-1])
+  assert summary['policy_steps'] == int(one_device['metrics.csv'].step.iloc[-1])
 
 
 def test_bad_strategies_are_refused_with_the_field_named(monkeypatch):

@@ -604,8 +604,8 @@ def test_the_euler_penalty_needs_a_price_taking_game(override, field, value):
     config.mode = override['mode']
   else:
     config.policy.price_taking = override['price_taking']
-  if field == 'time_iterations' and config.mode == 'planner':
-    main.check(config)  # idle for a planner: a game config stays valid with mode=planner
+  if field == 'time_iterations':
+    main.check(config)  # idle there: a game config stays valid with mode=planner, price impact
     assert train.Solver(config).state.time_iteration is None
     return
   with pytest.raises(errors.ConfigError, match=f'policy.{field}'):

@@ -77,14 +77,6 @@ def test_euler_targets_are_the_euler_errors_reference_and_their_loss_is_kuhn_tuc
   assert np.all(loss(below) > 0)
 
 
-def test_time_iteration_runs_on_one_device():
-  config = ks_game.get_config('tiny')
-  config.policy.time_iterations = 2
-  config.run.strategy = 'mirrored'
-  with pytest.raises(errors.ConfigError, match=r'run\.strategy'):
-    main.check(config)
-
-
 def test_time_iteration_from_the_initial_rule_reaches_the_ks_policy_of_the_poor():
   """From the economy's initial rule (one consumption share for everyone), time iteration
   alone, without a policy step, takes the poor households' policy to the KS method's: in the

@@ -14,6 +14,7 @@ from deepham import errors
 from deepham.solver import distribute
 from deepham.solver import networks
 from deepham.solver import objectives
+from deepham.solver import time_iteration
 
 MODES = ('game', 'planner')
 OBJECTIVES = ('utility', 'euler')
@@ -209,9 +210,6 @@ def check(config, economy=None) -> None:
   if p.euler_weight and config.run.strategy != 'default':
     _fail('run.strategy', "'default' with policy.euler_weight (its probes are drawn over the "
           'whole batch)', config.run.strategy)
-  if p.time_iterations and config.mode == 'game' and config.run.strategy != 'default':
-    _fail('run.strategy', "'default' with policy.time_iterations (its fit runs on one device)",
-          config.run.strategy)
   pool = config.init.n_paths * (p.pool_last // p.pool_every)
   if pool < p.batch_size:
     _fail('policy.batch_size', f'at most the pool size init.n_paths * policy.pool_last / '
@@ -250,19 +248,20 @@ def _check_with_economy(config, economy) -> None:
   if p.game_agents > economy.n_agents:
     _fail('policy.game_agents', f'at most the number of agents ({economy.n_agents}), or 0 for '
           'all', p.game_agents)
-  # Both use a price taker's Euler equation with a borrowing floor (economy.euler_errors). A
-  # planner has no such equation: there time iteration is idle (a game config's setting stays
-  # valid with mode=planner), the penalty an error.
-  for field, value, what in (
-      ('policy.euler_weight', p.euler_weight, "the penalty is a price taker's Euler equation"),
-      ('policy.time_iterations', p.time_iterations if config.mode == 'game' else 0,
-       "time iteration solves each price taker's Euler equation")):
+  # Both use a price taker's Euler equation with a borrowing floor (economy.euler_errors).
+  # Where there is no such equation (a planner, price impact) time iteration is idle (a game
+  # config's setting stays valid there, solver/time_iteration.py), the penalty an error.
+  for field, value in (('policy.euler_weight', p.euler_weight),
+                       ('policy.time_iterations',
+                        p.time_iterations if time_iteration.applies(config) else 0)):
     if value and not economy.has_euler_errors:
       _fail(field, f'0 for {name}, which defines no Euler errors with a borrowing floor '
             '(euler_errors, euler_target)', value)
-    if value and not (p.objective == 'utility' and config.mode == 'game' and p.price_taking):
-      _fail(field, "0 unless policy.objective='utility', mode='game' and "
-            f'policy.price_taking=True: {what}', value)
+  if p.euler_weight and not (p.objective == 'utility' and config.mode == 'game'
+                             and p.price_taking):
+    _fail('policy.euler_weight', "0 unless policy.objective='utility', mode='game' and "
+          "policy.price_taking=True: the penalty is a price taker's Euler equation",
+          p.euler_weight)
   euler_validation = economy.has_euler_residual
   if config.policy.objective == 'euler' and not euler_validation:
     _fail('policy.objective', f"'utility' for {name}, which defines no Euler residual", 'euler')

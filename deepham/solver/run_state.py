@@ -166,8 +166,11 @@ class RunState:
                                              fast=pc.fast_game, jit=config.run.jit,
                                              penalty=penalty, penalty_weight=pc.euler_weight,
                                              strategy=self.strategy)
-    # Time iteration solves a game's Euler equations: idle for a planner.
-    self.time_iterations = pc.time_iterations if config.mode == 'game' else 0
+    self.time_iterations = pc.time_iterations if time_iteration_lib.applies(config) else 0
+    if pc.time_iterations and not self.time_iterations:
+      logging.info('policy.time_iterations=%d is idle here: time iteration solves a price '
+                   "taker's Euler equation (mode='game', price_taking, the utility objective).",
+                   pc.time_iterations)
     self.time_iteration = None
     if self.time_iterations:
       self.time_iteration = time_iteration_lib.TimeIteration(

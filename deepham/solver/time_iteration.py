@@ -37,6 +37,14 @@ from deepham.solver import probes
 SPACING = 10
 
 
+def applies(config) -> bool:
+  """Whether a run's policy.time_iterations are done: time iteration solves each price taker's
+  Euler equation, so it runs in a price-taking game with the utility objective and is idle
+  elsewhere (a game config's setting stays valid with mode=planner or price impact)."""
+  p = config.policy
+  return config.mode == 'game' and p.price_taking and p.objective == 'utility'
+
+
 class TimeIteration:
   """Targets and the fit of one iteration, compiled once for the run."""
 

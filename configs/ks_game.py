@@ -41,8 +41,10 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.economy = common.ks_economy(n_agents=50)
   # The poorest households: the networks see log(1 + k) beside k, and after the Adam rounds
   # time iteration takes the game's policy to its Euler equation at every state, the
-  # constraint and the tails included (docs/results.md); a planner skips it.
+  # constraint and the tails included; the rich tail converges slowest, hence many cheap
+  # damped iterations (docs/results.md). Idle for a planner and under price impact.
   config.network.floor_features = True
   config.value.floor_features = True
-  config.policy.update(dict(time_iterations=60, time_iteration_damping=0.5))
+  config.policy.update(dict(time_iterations=240, time_iteration_steps=250,
+                            time_iteration_damping=0.5))
   return common.apply_variants(config, arg, VARIANTS)

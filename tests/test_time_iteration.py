@@ -11,12 +11,12 @@ import tensorflow as tf
 
 from configs import ks_game
 from deepham import conventional
-from deepham import errors
 from deepham import main
 from deepham import train
 from deepham.economies import base
 from deepham.solver import probes
 from deepham.solver import run_state
+from deepham.solver import time_iteration
 
 
 def _solver(**policy):
@@ -107,10 +107,18 @@ def test_time_iteration_from_the_initial_rule_reaches_the_ks_policy_of_the_poor(
     assert worst[0] < 10**-0.8 and np.all(worst[1:] < 10**-1.5), (e, np.log10(worst))
 
 
+def test_the_fit_rate_decays_from_start_to_end_over_the_iterations():
+  rates = [time_iteration.learning_rate(3e-4, 3e-5, i, 5) for i in range(5)]
+  np.testing.assert_allclose([rates[0], rates[-1]], [3e-4, 3e-5])
+  np.testing.assert_allclose(np.diff(np.log(rates)), np.log(0.1) / 4)
+  assert time_iteration.learning_rate(3e-4, 3e-5, 0, 1) == 3e-4
+
+
 def _ti_config():
   config = ks_game.get_config('tiny')
   config.policy.update(dict(time_iterations=3, time_iteration_steps=5,
-                            time_iteration_states=32, time_iteration_probes=4))
+                            time_iteration_states=32, time_iteration_probes=4,
+                            time_iteration_learning_rate_end=3e-5))
   config.validation.update(dict(n_paths=2, periods=30, n_states=2))
   return config
 
@@ -121,7 +129,6 @@ def test_a_run_interrupted_in_time_iteration_resumes_there_and_ends_as_an_uninte
   optimiser), and a resumed run redoes only the iterations not done: its policy is the
   uninterrupted run's."""
   import deepham  # pylint: disable=g-import-not-at-top
-  from deepham.solver import time_iteration  # pylint: disable=g-import-not-at-top
   full = str(tmp_path / 'full')
   summary = main.run(_ti_config(), full, 'solve')
   assert summary['policy_steps'] == 12 and summary['time_iterations'] == 3

@@ -174,6 +174,8 @@ class Phases:
                               for f in zip(*snaps)])
       agents = ti.agents(sections, st.seed(run_state.TIME_ITERATION, 2 * i + 1))
       target, errors = ti.targets(agents, sections)
+      ti.optimizer.learning_rate.assign(time_iteration_lib.learning_rate(
+          pc.time_iteration_learning_rate, pc.time_iteration_learning_rate_end, i, total))
       first, last = ti.fit(agents, sections, target, pc.time_iteration_steps,
                            st.seed(run_state.TIME_ITERATION, 2 * i + 1))
       summary = time_iteration_lib.error_summary(errors.numpy(), n)

@@ -113,6 +113,11 @@ class TimeIteration:
     return float(np.mean(losses[:tenth])), float(np.mean(losses[-tenth:]))
 
 
+def learning_rate(start: float, end: float, iteration: int, total: int) -> float:
+  """The fit's rate at `iteration` (0-based) of `total`: exponential from start to end."""
+  return start * (end / start) ** (iteration / max(1, total - 1))
+
+
 def error_summary(errors: np.ndarray, n_own: int) -> dict:
   """log10 mean and max of the Euler errors (NaN: constrained) of the cross-sections' own
   agents (the first n_own columns) and of the probes."""

@@ -111,8 +111,8 @@ def get_config() -> ml_collections.ConfigDict:
       time_iteration_probes=32,
       time_iteration_learning_rate=3e-4,
       # exponential decay from time_iteration_learning_rate to this over the iterations (each
-      # fit at one rate; equal: constant): late fits, whose targets barely move, add less noise
-      time_iteration_learning_rate_end=3e-4,
+      # fit at one rate); None: constant
+      time_iteration_learning_rate_end=None,
       # Each iteration's targets go this share of the way from the current policy's action to
       # what the Euler equation implies (1: all the way; less damps oscillations of the fixed
       # point iteration).

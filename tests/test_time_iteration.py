@@ -112,6 +112,7 @@ def test_the_fit_rate_decays_from_start_to_end_over_the_iterations():
   np.testing.assert_allclose([rates[0], rates[-1]], [3e-4, 3e-5])
   np.testing.assert_allclose(np.diff(np.log(rates)), np.log(0.1) / 4)
   assert time_iteration.learning_rate(3e-4, 3e-5, 0, 1) == 3e-4
+  assert time_iteration.learning_rate(3e-4, None, 3, 5) == 3e-4
 
 
 def _ti_config():

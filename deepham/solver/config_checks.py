@@ -146,7 +146,9 @@ FIELDS = {
     'policy.time_iteration_states': integer(1),
     'policy.time_iteration_probes': integer(0),
     'policy.time_iteration_learning_rate': positive(),
-    'policy.time_iteration_learning_rate_end': positive(),
+    'policy.time_iteration_learning_rate_end': Rule(
+        lambda v: v is None or (_is_number(v) and v > 0),
+        'a positive number, or None (constant rate)'),
     'policy.time_iteration_damping': Rule(lambda v: _is_number(v) and 0 < v <= 1,
                                           'a share in (0, 1] (1: no damping)'),
     'policy.polish_rounds': Rule(lambda v: _is_int(v) and v >= 1,

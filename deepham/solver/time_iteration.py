@@ -113,8 +113,11 @@ class TimeIteration:
     return float(np.mean(losses[:tenth])), float(np.mean(losses[-tenth:]))
 
 
-def learning_rate(start: float, end: float, iteration: int, total: int) -> float:
-  """The fit's rate at `iteration` (0-based) of `total`: exponential from start to end."""
+def learning_rate(start: float, end: float | None, iteration: int, total: int) -> float:
+  """The fit's rate at `iteration` (0-based) of `total`: exponential from start to end (None:
+  constant)."""
+  if end is None:
+    return start
   return start * (end / start) ** (iteration / max(1, total - 1))
 
 

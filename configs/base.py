@@ -102,8 +102,8 @@ def get_config() -> ml_collections.ConfigDict:
       # of the Euler equation's targets, each fitted by time_iteration_steps Adam steps on
       # minibatches of time_iteration_batch of time_iteration_states cross-sections simulated
       # under the current policy, with time_iteration_probes probe agents each (drawn as
-      # explore_share draws, up to explore_reach); 0: none. Price-taking consumption-savings
-      # games only.
+      # explore_share draws, up to explore_reach); 0: none. Consumption-savings economies;
+      # idle unless a price-taking game with the utility objective.
       time_iterations=0,
       time_iteration_steps=1000,
       time_iteration_batch=64,

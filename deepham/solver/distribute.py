@@ -11,8 +11,8 @@ batch of initial cross-sections (each row a path of N agents), with the shocks t
 a one-device step, and the replicas' gradients are averaged before one Adam update. The
 objectives are means over rows of equal-sized shards, so the averaged gradient is the one-device
 gradient up to the order of the floating-point sums. Everything else (the simulations, the value
-fits, the polish) runs whole on every host: the same computation with the same seeds, so every
-worker holds the same numbers.
+fits, time iteration, the polish) runs whole on every host: the same computation with the same
+seeds, so every worker holds the same numbers.
 
 Variables: under mirrored, the networks and their optimisers are mirrored variables (the
 replicas' compiled passes read their own device's copy; XLA cannot update such variables, so

@@ -1,7 +1,9 @@
 """The whole default DeepHAM solve (training and validation) of a config, timed.
 
 python benchmarks/full_solve.py [--config=configs/ks_game.py] [--workdir=DIR]
-Prints the run's headline figures as JSON: seconds, mean K, Bellman errors of both methods; for
+Prints the run's headline figures as JSON: seconds, mean K, Bellman errors of both methods,
+the distribution's statistics (Ginis, percentiles, share at the constraint) and the Euler errors
+by wealth and on common states (consumption-savings economies); for
 the investment economy (--config=configs/investment_lq.py [--config.policy.objective=euler])
 the test Euler MSE, the policy error against the exact policy (nu = 1) and the polish.
 """
@@ -35,7 +37,8 @@ def main(argv):
   keep = ('mode', 'n_agents', 'mean_K', 'std_K', 'final_validation_utility', 'policy_steps',
           'bellman_error', 'euler_error_log10_mean', 'objective', 'nu', 'euler_mse_test',
           'euler_mse_test_exact_policy', 'policy_abs_error', 'policy_rel_error',
-          'polish_iterations')
+          'polish_iterations', 'time_iterations', 'statistics', 'euler_by_wealth',
+          'euler_common_states')
   common.emit(dict(benchmark='full_solve', wall_seconds=time.time() - start,
                    workdir=workdir, **{k: summary[k] for k in keep if k in summary}))
 

@@ -56,19 +56,21 @@ def one_device(tmp_path_factory) -> dict[str, pd.DataFrame]:
   return {name: pd.read_csv(os.path.join(workdir, name)) for name in _TABLES}
 
 
-_TABLES = {'metrics.csv': ('policy_loss', 'value_loss', 'validation_utility', 'mean_K'),
-           'time_iteration.csv': ('agents_euler_log10_mean', 'probes_euler_log10_max',
-                                  'fit_loss_end')}
+# (columns, rtol): an Euler error is a difference of nearly equal consumptions (1 - c*/c), so
+# the policy's float32 rounding, which the reduction order changes, shows in it tenfold.
+_TABLES = {'metrics.csv': (('policy_loss', 'value_loss', 'validation_utility', 'mean_K'), 1e-5),
+           'time_iteration.csv': (('agents_euler_log10_mean', 'probes_euler_log10_max',
+                                   'fit_loss_end'), 2e-4)}
 
 
 def _same_metrics(workdir: str, one: dict[str, pd.DataFrame]) -> None:
   """The run's metrics (policy steps and time iterations) equal the one-device run's to
-  float32 rounding."""
-  for name, columns in _TABLES.items():
+  float32 rounding (amplified in the Euler errors)."""
+  for name, (columns, rtol) in _TABLES.items():
     table = pd.read_csv(os.path.join(workdir, name))
     assert len(table) > 0 and list(table.iloc[:, 0]) == list(one[name].iloc[:, 0]), name
     for column in columns:
-      np.testing.assert_allclose(table[column], one[name][column], rtol=1e-5,
+      np.testing.assert_allclose(table[column], one[name][column], rtol=rtol,
                                  err_msg=f'{name}: {column}')
 
 

@@ -77,9 +77,8 @@ def _same_metrics(workdir: str, one: dict[str, pd.DataFrame]) -> None:
 @pytest.mark.slow  # three tiny solves in subprocesses: 5 minutes; the step's equality is in the default suite
 def test_a_mirrored_solve_is_the_one_device_solve_and_resumes_without_it(tmp_path, one_device):
   """The whole tiny solve (burn-in, imitation, value fits, policy steps, time iteration,
-  validation) on 2
-  logical CPU devices gives the one-device metrics; the finished run then reopens under the
-  default strategy (run.strategy is not part of a run's identity)."""
+  validation) on 2 logical CPU devices gives the one-device metrics; the finished run then
+  reopens under the default strategy (run.strategy is not part of a run's identity)."""
   workdir = str(tmp_path / 'mirrored')
   out = _solve(workdir, '--config.run.strategy=mirrored', '--config.run.logical_cpus=2')
   assert out.returncode == 0, out.stderr[-3000:]

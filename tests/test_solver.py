@@ -597,7 +597,8 @@ EULER_FIELDS = [('euler_weight', 1.0), ('time_iterations', 2)]
 
 @pytest.mark.parametrize('field, value', EULER_FIELDS)
 @pytest.mark.parametrize('override', [dict(mode='planner'), dict(price_taking=False)])
-def test_the_euler_penalty_needs_a_price_taking_game(override, field, value):
+def test_outside_a_price_taking_game_the_penalty_is_refused_and_time_iteration_idle(
+    override, field, value):
   config = ks_game.get_config('tiny')
   config.policy[field] = value
   if 'mode' in override:

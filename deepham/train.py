@@ -36,6 +36,7 @@ from deepham.solver import phases as phases_lib
 from deepham.solver import pool as pool_lib
 from deepham.solver import run_state
 from deepham.solver import simulate
+from deepham.solver import time_iteration as time_iteration_lib
 from deepham.solver import value as value_lib
 
 
@@ -115,12 +116,10 @@ def train(solver: Solver, workdir: str, logdir: str | None = None) -> None:
     st.round.assign_add(1)
     st.save()
   if int(st.time_iterations_done) < st.time_iterations:
-    fields = ('iteration', 'agents_euler_log10_mean', 'agents_euler_log10_max',
-              'probes_euler_log10_mean', 'probes_euler_log10_max', 'fit_loss_start',
-              'fit_loss_end')
-    record = workdir_lib.MetricsWriter(logdir, fields, resume_step=int(st.time_iterations_done),
+    record = workdir_lib.MetricsWriter(logdir, time_iteration_lib.RECORD_FIELDS,
+                                       resume_step=int(st.time_iterations_done),
                                        name='time_iteration.csv', key='iteration')
-    phases.time_iterate(st.save, lambda row: record.write({k: row.get(k, '') for k in fields}))
+    phases.time_iterate(st.save, record.write)
   if st.polish_steps and not st.polished():
     phases.polish()
     st.save()

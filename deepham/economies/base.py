@@ -212,10 +212,9 @@ class Economy(abc.ABC):
     raise NotImplementedError(f'{type(self).__name__} defines no Euler errors.')
 
   def euler_target(self, state: State, action: tf.Tensor, aggregates: tf.Tensor,
-                   outcomes, damping: float = 1.0) -> tf.Tensor:
-    """[B, N] what the Euler equation with the constraint implies for each agent, given next
-    period's actions in `outcomes` (as for `euler_errors`), or with damping < 1 that share of
-    the way to it from what `action` gives; see ConsumptionSavings."""
+                   outcomes) -> tf.Tensor:
+    """[B, N] the consumption the Euler equation with the constraint implies for each agent,
+    given next period's actions in `outcomes` (as for `euler_errors`); see ConsumptionSavings."""
     raise NotImplementedError(f'{type(self).__name__} defines no Euler target.')
 
   def euler_target_loss(self, state: State, raw: tf.Tensor, aggregates: tf.Tensor,
@@ -338,19 +337,15 @@ class ConsumptionSavings(Economy):
     unconstrained = k_next > 1e-6 * (1 + c)
     return tf.abs(1 - c_implied / c), unconstrained
 
-  def euler_target(self, state, action, aggregates, outcomes, damping=1.0):
-    """c_implied [B, N] of `euler_errors`: min(cash, c solving u'(c) = beta E[R' u'(c')]);
-    with damping < 1, c + damping (c_implied - c), c the consumption `action` gives."""
+  def euler_target(self, state, action, aggregates, outcomes):
+    """c_implied [B, N] of `euler_errors`: min(cash, c solving u'(c) = beta E[R' u'(c')])."""
+    del action  # today's consumption does not enter: next period's actions set the target
     emu = 0.0
     for prob, nxt, aggs, act in outcomes:
       emu += prob * self.gross_return(aggs, nxt.z) * self.marginal_utility(
           self.consumption(nxt, act, aggs))
-    implied = tf.minimum(self.inverse_marginal_utility(self.beta * emu),
-                         self.cash(state, aggregates))
-    if damping == 1.0:
-      return implied
-    c = self.consumption(state, action, aggregates)
-    return c + damping * (implied - c)
+    return tf.minimum(self.inverse_marginal_utility(self.beta * emu),
+                      self.cash(state, aggregates))
 
   def euler_target_loss(self, state, raw, aggregates, target):
     """Squared relative gap of the desired consumption d = sigmoid(o) (cash + H) to the target

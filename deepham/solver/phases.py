@@ -155,7 +155,8 @@ class Phases:
     on cross-sections simulated on from the distribution under the current policy; `save()`
     after each. Logs and returns, per iteration, the Euler errors of the cross-sections' agents
     and of the probes before its fit (log10 mean and max): the distance from the fixed point;
-    and passes them to `record(row)`, with the iteration and the fit's loss, before `save`."""
+    and passes them to `record(row)` (time_iteration.record_row: with the iteration and the
+    fit's loss) before `save`."""
     st = self.state
     pc, ti, total = st.config.policy, st.time_iteration, st.time_iterations
     n_paths = int(st.distribution.z.shape[0])
@@ -183,10 +184,7 @@ class Phases:
       logging.info('time iteration %d/%d: Euler errors before the fit (log10 mean / max): %s; '
                    'fit loss %.3e -> %.3e', i + 1, total, text, first, last)
       if record is not None:
-        row = dict(iteration=i + 1, fit_loss_start=first, fit_loss_end=last)
-        for who, (mean, worst) in summary.items():
-          row.update({f'{who}_euler_log10_mean': mean, f'{who}_euler_log10_max': worst})
-        record(row)
+        record(time_iteration_lib.record_row(i + 1, summary, first, last))
       st.time_iterations_done.assign_add(1)
       save()
       prog.update(i + 1, text)

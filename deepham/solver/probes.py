@@ -44,13 +44,17 @@ def euler_targets(economy: base.Economy, policy, conditional_policy, own: base.S
                   ) -> tuple[tf.Tensor, tf.Tensor]:
   """(the Euler equation's targets [S, G] for probe agents `own` in `cross_sections`, their
   Euler errors [S, G], NaN where the constraint binds), as for `euler_errors`:
-  `economy.euler_target` (with `damping`), next period's actions those of the policy."""
+  `economy.euler_target`, next period's actions those of the policy; with damping < 1, that
+  share of the way to it from the agents' current consumption."""
   action, aggs, outcomes = euler_outcomes(economy, policy, conditional_policy, own,
                                           cross_sections)
   errors, unconstrained = economy.euler_errors(own, action, aggs, outcomes)
+  target = economy.euler_target(own, action, aggs, outcomes)
+  if damping != 1.0:
+    c = economy.consumption(own, action, aggs)
+    target = c + damping * (target - c)
   nan = tf.constant(np.nan, errors.dtype)
-  return (economy.euler_target(own, action, aggs, outcomes, damping),
-          tf.where(unconstrained, errors, nan))
+  return target, tf.where(unconstrained, errors, nan)
 
 
 def euler_outcomes(economy: base.Economy, policy, conditional_policy, own: base.State,

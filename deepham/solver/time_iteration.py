@@ -121,6 +121,21 @@ def learning_rate(start: float, end: float | None, iteration: int, total: int) -
   return start * (end / start) ** (iteration / max(1, total - 1))
 
 
+# Columns of time_iteration.csv, one row per iteration (record_row).
+RECORD_FIELDS = ('iteration', 'agents_euler_log10_mean', 'agents_euler_log10_max',
+                 'probes_euler_log10_mean', 'probes_euler_log10_max', 'fit_loss_start',
+                 'fit_loss_end')
+
+
+def record_row(iteration: int, summary: dict, fit_loss_start: float,
+               fit_loss_end: float) -> dict:
+  """The row of RECORD_FIELDS of an iteration (1-based) with its error_summary."""
+  row = dict(iteration=iteration, fit_loss_start=fit_loss_start, fit_loss_end=fit_loss_end)
+  for who, (mean, worst) in summary.items():
+    row.update({f'{who}_euler_log10_mean': mean, f'{who}_euler_log10_max': worst})
+  return row
+
+
 def error_summary(errors: np.ndarray, n_own: int) -> dict:
   """log10 mean and max of the Euler errors (NaN: constrained) of the cross-sections' own
   agents (the first n_own columns) and of the probes."""

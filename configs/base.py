@@ -32,6 +32,10 @@ def get_config() -> ml_collections.ConfigDict:
       # The policy network's own inputs also include log(1 + x - floor) (networks.py); the
       # value networks' with value.floor_features.
       floor_features=False,
+      # Incomplete information: per agent position, 1 sees everything above, 0 its own state,
+      # the exogenous state and the fixed moments (the aggregate stock) but not the generalized
+      # moments (solver/policy.py); (): every agent sees everything.
+      observation_mask=(),
   ))
   config.init = ml_collections.ConfigDict(dict(
       policy='economy',  # 'economy' (the economy's initial rule) | 'benchmark' (a solution file)

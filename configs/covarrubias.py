@@ -4,10 +4,11 @@ formulation as a competitive equilibrium, the planner formulation as constrained
 python run.py --config=configs/covarrubias.py                       # market, N^h = 4, N^c = 1
 python run.py --config=configs/covarrubias.py:planner               # planner formulation
 python run.py --config=configs/covarrubias.py:planner,hc2           # N^h = N^c = 2
-python run.py --config=configs/covarrubias.py --config.economy.tfp_risk=True
+python run.py --config=configs/covarrubias.py:risk                  # idiosyncratic TFP risk
 
 Variants (after the colon, combined with commas): 'planner' (mode=planner with pooled
 production), 'risk' (idiosyncratic TFP risk), 'norebate' (the firms' profits are lost),
+'partial' (half the households do not see the generalized moments; N^h = 4),
 'h1', 'h4', 'h5', 'h100' (households, one good), 'hc1', 'hc2', 'hc10' (N^h = N^c), 'tiny'
 (tests). `--config.mode=planner --config.policy.objective=utility` is the planner of the
 market economy (firms and rebate), a different exercise from the 'planner' variant; with the
@@ -23,9 +24,18 @@ from configs import common
 VARIANTS = {
     'planner': dict(mode='planner', economy=dict(formulation='planner')),
     # The residual's expectation over next period's TFP is a draw of the whole cross-section:
-    # the product of two draws' residuals is unbiased where the square of one is not.
-    'risk': dict(economy=dict(tfp_risk=True), policy=dict(euler_loss='product')),
+    # the product of two draws' residuals is unbiased where the square of one is not. The
+    # networks then see the households' TFP in the cross-section too, which the value's control
+    # variate does not allow for.
+    'risk': dict(economy=dict(tfp_risk=True), policy=dict(euler_loss='product'),
+                 value=dict(control_variate=False)),
     'norebate': dict(economy=dict(rebate=False)),
+    # Incomplete information (the seed's exercise 3): households 2 and 3 of the four see their
+    # own capital and TFP and the aggregate stocks, not the generalized moments. The Euler
+    # objective conditions on the whole state, so DeepHAM's utility objective, with every
+    # household an optimising agent (both types learn).
+    'partial': dict(network=dict(observation_mask=(1, 1, 0, 0)),
+                    policy=dict(objective='utility', game_agents=0)),
     **{f'h{n}': dict(economy=dict(n_households=n, n_goods=1)) for n in (1, 4, 5, 100)},
     **{f'hc{n}': dict(economy=dict(n_households=n, n_goods=n)) for n in (1, 2, 10)},
     'tiny': dict(

@@ -268,3 +268,99 @@ def test_trained_deterministic_policy_reaches_the_closed_form_steady_state(tmp_p
   assert summary['euler_abs_mean'] < 1e-3 and summary['euler_abs_p99'] < 1e-2
   with np.load(tmp_path / 'paths.npz') as f:
     assert np.all(f['aggregates'] > 0) and np.all(f['final_x'] > 0)
+
+
+def _masked_solver(mask=(1, 1, 0), **policy):
+  """A tiny market whose households with a 0 in `mask` see no generalized moments; every
+  household an optimising agent."""
+  from deepham import train  # pylint: disable=g-import-not-at-top
+  config = config_lib.get_config('tiny')
+  config.network.observation_mask = mask
+  config.policy.update(dict(objective='utility', game_agents=0, **policy))
+  return config, train.Solver(config)
+
+
+def test_uninformed_households_do_not_see_the_generalized_moments():
+  _, solver = _masked_solver((1, 1, 0))
+  pol, econ = solver.policy, solver.economy
+  k = np.random.default_rng(0).uniform(1.0, 3.0, (5, 3, econ.n_goods)).astype(np.float32)
+  as_state = lambda x: base.State(tf.constant(x), tf.zeros([5, 3], tf.int32),
+                                  tf.zeros([5], tf.int32))
+  state = as_state(k)
+  before = pol(state).numpy()
+  basis = pol.net.moments.basis
+  for w in basis.weights + basis.biases:  # another basis: other generalized moments
+    w.assign_add(tf.fill(w.shape, 0.3))
+  after = pol(state).numpy()
+  assert np.max(np.abs(after[:, 2] - before[:, 2])) < 1e-12  # household 2: uninformed
+  assert np.min(np.max(np.abs(after[:, :2] - before[:, :2]), axis=(1, 2))) > 1e-4
+  # The informed households act as in a network without the mask; probes are informed.
+  moments = pol.net.moments(pol.normalizer.dist(state))
+  plain = econ.action_from_output(
+      pol.net(pol.normalizer.own(state, pol.floor), pol.normalizer.exo(state), moments),
+      state, econ.aggregates(state)).numpy()
+  np.testing.assert_allclose(after[:, :2], plain[:, :2], rtol=1e-6)
+  np.testing.assert_allclose(pol.conditional_policy(state, state).numpy(), plain, rtol=1e-6)
+  # Equivariance within a type: swapping the two informed households swaps their actions.
+  swapped = pol(as_state(k[:, [1, 0, 2]])).numpy()
+  np.testing.assert_allclose(swapped, after[:, [1, 0, 2]], rtol=1e-5, atol=1e-7)
+
+
+def test_with_an_observation_mask_the_fast_game_equals_one_tape_and_both_types_learn(tmp_path):
+  from deepham import main  # pylint: disable=g-import-not-at-top
+  from tests import conftest  # pylint: disable=g-import-not-at-top
+  conftest.check_fast_game_matches_one_tape(_masked_solver(t_unroll=6)[1])
+  config, _ = _masked_solver((1, 0, 1))
+  summary = main.run(config, str(tmp_path), 'solve')
+  for key in ('welfare_informed', 'welfare_uninformed', 'euler_abs_mean_informed',
+              'euler_abs_mean_uninformed'):
+    assert np.isfinite(summary[key]), key
+  _, solver = _masked_solver((1, 0, 1))
+  solver.state.attach(str(tmp_path))
+  assert np.max(np.abs(solver.policy.net.b_uninformed.numpy())) > 0  # it got gradient
+
+
+@pytest.mark.parametrize('overrides, field', [
+    (dict(mask=(1, 0)), 'network.observation_mask'),  # one per household
+    (dict(mask=(1, 0, 2)), 'network.observation_mask'),
+    (dict(objective='euler'), 'policy.objective'),
+    (dict(game_agents=1), 'network.observation_mask'),  # agent 0 alone: one type learns
+    (dict(n_generalized_moments=0), 'network.observation_mask'),
+])
+def test_bad_observation_masks_name_the_field(overrides, field):
+  from deepham import train  # pylint: disable=g-import-not-at-top
+  config = config_lib.get_config('tiny')
+  config.network.observation_mask = overrides.get('mask', (1, 0, 1))
+  config.network.n_generalized_moments = overrides.get('n_generalized_moments', 1)
+  config.policy.objective = overrides.get('objective', 'utility')
+  config.policy.game_agents = overrides.get('game_agents', 0)
+  with pytest.raises(errors.ConfigError, match=field.replace('.', r'\.')):
+    train.Solver(config)
+
+
+def test_partial_information_variant_is_valid():
+  config = config_lib.get_config('partial')
+  from deepham.solver import config_checks  # pylint: disable=g-import-not-at-top
+  config_checks.check(config, economies.make(config.economy))
+  assert tuple(config.network.observation_mask) == (1, 1, 0, 0)
+
+
+def test_under_tfp_risk_the_cross_section_summaries_see_the_households_tfp():
+  """Next period's prices depend on everyone's output: under TFP risk the distribution inputs
+  carry each household's TFP beside its capital (and the value's control variate, which holds
+  them fixed over next period's draws, is refused); without risk they are capital alone."""
+  from deepham import train  # pylint: disable=g-import-not-at-top
+  k = np.full((1, 4, 1), 2.0)
+  plain, risky = _economy(n_households=4), _economy(n_households=4, tfp_risk=True)
+  assert plain.distribution_inputs(_state(plain, k)).shape[-1] == 1
+  low, high = (risky.distribution_inputs(_state(risky, k, e=[[0, 0, e, 0]])).numpy()
+               for e in (0, 1))
+  np.testing.assert_array_equal(low[..., 0], high[..., 0])
+  assert low[0, 2, 1] < high[0, 2, 1]  # household 2's TFP, the others' unchanged
+  np.testing.assert_array_equal(low[0, [0, 1, 3], 1], high[0, [0, 1, 3], 1])
+  config = config_lib.get_config('tiny')
+  config.economy.tfp_risk = True
+  with pytest.raises(errors.ConfigError, match=r'value\.control_variate'):
+    train.Solver(config)
+  config.value.control_variate = False
+  train.Solver(config)

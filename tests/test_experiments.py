@@ -160,6 +160,10 @@ def test_irf_of_a_run_beside_the_ks_method_writes_its_files_once(run_copy):
   ks_rows = accuracy[accuracy['method'] == 'ks']
   assert np.all(ks_rows['den_haan_max_pct'] >= ks_rows['den_haan_mean_pct'])
   assert float(ks_rows[ks_rows['horizon'] == 0]['den_haan_max_pct'].iloc[0]) < 1e-4  # K_0 is given
+  # Bellman errors along the paths, for both methods (each has a value function).
+  bellman = accuracy[['bellman_optimality_mean', 'bellman_optimality_p99',
+                      'bellman_expectation_mean']].to_numpy()
+  assert np.all(np.isfinite(bellman)) and np.all(bellman[:, 1] >= bellman[:, 0])
   files = os.listdir(os.path.join(run_copy, 'experiments'))
   assert {'irf_z=1to0_h6_n24_s0.csv', 'irf_z=1to0_h6_n24_s0_accuracy.csv',
           'irf_z=1to0_h6_n24_s0.png', 'irf_z=1to0_h6_n24_s0.pdf'} <= set(files)
@@ -167,6 +171,20 @@ def test_irf_of_a_run_beside_the_ks_method_writes_its_files_once(run_copy):
     experiments.irf(run_copy, horizon=6, n_states=24)
   again = experiments.irf(run_copy, horizon=6, n_states=24, overwrite=True)
   np.testing.assert_array_equal(again['mean'], table['mean'])  # reproducible with its seed
+
+
+def test_methods_started_from_the_same_cross_sections(run_copy):
+  """states_from: both methods start from the KS method's ergodic cross-sections (the same
+  capital at t = 0, where by default each starts from its own), and a bad key is refused."""
+  def k0(table):
+    rows = table[(table['variable'] == 'K') & (table['horizon'] == 0)].set_index('method')
+    return rows['baseline']
+  own = k0(experiments.irf(run_copy, horizon=2, n_states=16, save=False))
+  common = k0(experiments.irf(run_copy, horizon=2, n_states=16, save=False, states_from='ks'))
+  assert own['deepham'] != own['ks']
+  assert common['deepham'] == common['ks'] == own['ks']
+  with pytest.raises(errors.ConfigError, match='states_from must be one of'):
+    experiments.irf(run_copy, horizon=2, n_states=16, save=False, states_from='kss')
 
 
 def test_rich_to_poor_leaves_the_ks_method_value_of_the_untouched_unchanged(run_copy):

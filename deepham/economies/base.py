@@ -71,6 +71,10 @@ class Economy(abc.ABC):
   action_name: str = 'action'
   aggregate_names: tuple[str, ...] = ('K',)
   state_names: tuple[str, ...] = ('x',)  # of the endogenous individual states (KS: 'k')
+  # Whether `distribution_inputs` also reads the agents' idiosyncratic exogenous states (e):
+  # then next period's moments depend on next period's draws, and the value's control variate
+  # (exact over the own next state at the next cross-section's summaries) does not apply.
+  distribution_reads_exogenous: bool = False
 
   # --- states and shocks -------------------------------------------------------------------------
   @abc.abstractmethod
@@ -170,8 +174,9 @@ class Economy(abc.ABC):
   def distribution_inputs(self, state: State) -> tf.Tensor:
     """[B, N, D]: per-agent quantities whose cross-sectional distribution matters (KS: k).
 
-    Must be predetermined (functions of x only) so that next period's moments are known once
-    everyone's action is; validation relies on it.
+    Predetermined (functions of x only) unless the economy sets `distribution_reads_exogenous`:
+    then next period's moments are known only with next period's draws, which the Bellman
+    validation and the value's control variate do not allow for (config checks refuse them).
     """
     return state.x
 

@@ -135,6 +135,7 @@ class Covarrubias(base.Economy):
     self.aggregate_names = self.state_names = names
     self.z_values = np.asarray(p.aggregate_tfp_values if p.tfp_risk else (1.0,), np.float64)
     self.e_values = np.asarray(p.tfp_values if p.tfp_risk else (1.0,), np.float64)
+    self.distribution_reads_exogenous = p.tfp_risk
     P_z = _stay_matrix(len(self.z_values), p.aggregate_tfp_stay)
     P_e = _stay_matrix(len(self.e_values), p.tfp_stay)
     self.chain = markov.ExogenousChain.independent(P_z, np.broadcast_to(P_e, (len(P_z),) +
@@ -252,7 +253,13 @@ class Covarrubias(base.Economy):
     return base.take(self.z_values, state.z, state.x)[:, None]
 
   def distribution_inputs(self, state):
-    return tf.math.log(state.x)
+    """log K_i1, ..., log K_iN^c and, with TFP risk, log Z_i: next period's prices depend on
+    everyone's output, so the policy must see how TFP is spread over the households, not only
+    their capital (without it the Euler residuals under risk are about 1%, explained almost
+    wholly by the other households' TFP; docs/covarrubias.md)."""
+    if not self.distribution_reads_exogenous:
+      return tf.math.log(state.x)
+    return tf.concat([tf.math.log(state.x), tf.math.log(self.tfp(state))[..., None]], axis=-1)
 
   # --- Euler residuals ---------------------------------------------------------------------------
   def aggregate_quadrature(self, n: int | None = None) -> tuple[np.ndarray, np.ndarray]:

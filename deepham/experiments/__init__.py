@@ -25,29 +25,39 @@ from deepham.economies import base
 from deepham.experiments import plots
 from deepham.experiments import responses as responses_lib
 from deepham.experiments import transforms as transforms_lib
+from deepham.validation import bellman as bellman_lib
 from deepham.validation import euler as euler_lib
 from deepham.validation import methods as methods_lib
 
 # Horizons at which the accuracy along the shocked paths is measured (those below the horizon).
 ACCURACY_HORIZONS = (0, 1, 2, 4, 8, 16, 32, 64)
+# Cross-sections per horizon whose every agent enters the Bellman errors along the paths (the
+# maximisation over the action costs far more than an Euler error).
+BELLMAN_SECTIONS = 32
 
 
 def irf(workdir: str, shock: str | None = None, horizon: int = 40, n_states: int = 1000,
-        seed: int = 0, save: bool = True, overwrite: bool = False) -> pd.DataFrame:
+        seed: int = 0, save: bool = True, overwrite: bool = False,
+        states_from: str | None = None) -> pd.DataFrame:
   """Generalized impulse responses to `shock` (responses.parse_shock: None, the economy's
-  default aggregate shock; 'z=I->J'; 'noise=V'; 'zero') of the run in `workdir`."""
+  default aggregate shock; 'z=I->J'; 'noise=V'; 'zero') of the run in `workdir`.
+
+  Each method starts from cross-sections of its own ergodic distribution; with `states_from`
+  (a method's key: 'deepham', 'ks', ...) every method starts from that method's, so that the
+  methods' responses differ by their policies alone and not by where their distributions put
+  the households."""
   solution = _load(workdir)
   impulse = responses_lib.parse_shock(solution.economy, shock)
   return _experiment(solution, workdir, impulse, 'irf', horizon, n_states, seed, save,
-                     overwrite)
+                     overwrite, states_from)
 
 
 def redistribute(workdir: str, transform, horizon: int = 40, n_states: int = 1000,
                  seed: int = 0, save: bool = True, overwrite: bool = False,
-                 name: str | None = None) -> pd.DataFrame:
+                 name: str | None = None, states_from: str | None = None) -> pd.DataFrame:
   """Responses to an unanticipated change of the cross-section at t = 0: `transform` is a
   shipped one by name (transforms.parse: 'rich_to_poor=S', 'transfer=V', 'destroy=S') or any
-  function State -> State (then `name` labels its files)."""
+  function State -> State (then `name` labels its files); `states_from` as for `irf`."""
   solution = _load(workdir)
   if callable(transform):
     label = name or getattr(transform, '__name__', 'transform')
@@ -55,7 +65,7 @@ def redistribute(workdir: str, transform, horizon: int = 40, n_states: int = 100
     label, transform = transforms_lib.parse(transform)
   impulse = responses_lib.Impulse(label, state=transform)
   return _experiment(solution, workdir, impulse, 'redistribute', horizon, n_states, seed, save,
-                     overwrite)
+                     overwrite, states_from)
 
 
 def _load(workdir: str):
@@ -79,14 +89,22 @@ def methods_of(view) -> list[methods_lib.Method]:
   return methods
 
 
-def _experiment(solution, workdir, impulse, kind, horizon, n_states, seed, save, overwrite):
+def _experiment(solution, workdir, impulse, kind, horizon, n_states, seed, save, overwrite,
+                states_from=None):
   for arg, value in (('horizon', horizon), ('n_states', n_states)):
     if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
       raise errors.ConfigError(f'{arg} must be a positive integer; got {value!r}.')
   view = solution.view
   econ = view.economy
+  methods = methods_of(view)
+  keys = [m.key for m in methods]
+  if states_from is not None and states_from not in keys:
+    raise errors.ConfigError(f'states_from must be one of {keys} (the methods of this run), '
+                             f'or None; got {states_from!r}.')
   out_dir = os.path.join(workdir, 'experiments')
   tag = _file_tag(kind, impulse.name, horizon, n_states, seed)
+  if states_from is not None:
+    tag += f'_from_{states_from}'
   files = [os.path.join(out_dir, f'{tag}{suffix}') for suffix in
            ('.csv', '_accuracy.csv', '.png', '.pdf')]
   if save and not overwrite:
@@ -94,9 +112,10 @@ def _experiment(solution, workdir, impulse, kind, horizon, n_states, seed, save,
     if existing:
       raise errors.WorkdirError(f'{existing[0]} exists; pass overwrite=True (--overwrite) to '
                                 'replace it, or another seed, horizon or number of states.')
-  methods = methods_of(view)
   starts = {}
   for m in methods:
+    if states_from is not None and m.key != states_from:
+      continue
     logging.info('%s: %d cross-sections from the ergodic distribution of %s', kind, n_states,
                  m.label)
     starts[m.key] = responses_lib.ergodic_states(econ, m.policy, view.distribution, n_states,
@@ -104,6 +123,8 @@ def _experiment(solution, workdir, impulse, kind, horizon, n_states, seed, save,
                                                  jit=view.config.run.jit)
     if impulse.state is not None:
       transforms_lib.check(econ, starts[m.key], impulse.state(starts[m.key]))
+  if states_from is not None:
+    starts = {m.key: starts[states_from] for m in methods}
   table, paths = responses_lib.responses(econ, methods, starts, impulse, horizon, seed,
                                          keep_paths=True)
   accuracy = path_accuracy(econ, methods, paths, horizon)
@@ -126,11 +147,18 @@ def _file_tag(kind, name, horizon, n_states, seed) -> str:
 def path_accuracy(economy: base.Economy, methods, paths: dict, horizon: int) -> pd.DataFrame:
   """The accuracy of each method on the states of its shocked paths, at ACCURACY_HORIZONS below
   `horizon`: Euler errors (log10 mean and max over unconstrained households) where the economy
-  defines them, and den Haan's statistic (mean and max over paths of 100 |ln K_forecast - ln K|,
-  the aggregate path the method's agents expect against the simulated one) where the method
-  has a law of motion."""
+  defines them; Bellman errors (value units: optimality mean and 99th percentile, expectation
+  mean) at every agent of the first BELLMAN_SECTIONS cross-sections where validation measures
+  the economy by them and the method has a value; and den Haan's statistic (mean and max over
+  paths of 100 |ln K_forecast - ln K|, the aggregate path the method's agents expect against
+  the simulated one) where the method has a law of motion."""
   rows = {}
   horizons = [h for h in ACCURACY_HORIZONS if h < horizon]
+  gather = lambda states, sections: base.State(*[
+      tf.reshape(tf.gather(f, horizons)[:, :sections], tf.concat([[-1], tf.shape(f)[2:]], 0))
+      for f in states])  # those cross-sections of every horizon, one batch
+  bellman_measured = not (economy.has_euler_residual or economy.n_agent_noise
+                          or economy.n_aggregate_noise)
   for m in methods:
     if m.key not in paths:
       continue
@@ -138,14 +166,20 @@ def path_accuracy(economy: base.Economy, methods, paths: dict, horizon: int) -> 
     states = p.shocked_states
     S = int(states.z.shape[1])
     if economy.has_euler_errors and m.conditional_policy is not None:
-      at = base.State(*[tf.reshape(tf.gather(f, horizons),
-                                   tf.concat([[-1], tf.shape(f)[2:]], 0))
-                        for f in states])  # every horizon's cross-sections, one batch
-      err = euler_lib.euler_errors_of(economy, m, at)
+      err = euler_lib.euler_errors_of(economy, m, gather(states, S))
       for i, t in enumerate(horizons):
         summary = euler_lib.log10_summary(err[i * S:(i + 1) * S])
         if summary:
           rows.setdefault((m.key, t), {}).update(summary)
+    if bellman_measured and m.value is not None:
+      n = min(S, BELLMAN_SECTIONS)
+      err = bellman_lib.bellman_errors(economy, m, gather(states, n))
+      for i, t in enumerate(horizons):
+        opt = np.abs(err['optimality'][i * n:(i + 1) * n])
+        rows.setdefault((m.key, t), {}).update(
+            bellman_optimality_mean=float(opt.mean()),
+            bellman_optimality_p99=float(np.percentile(opt, 99)),
+            bellman_expectation_mean=float(np.abs(err['expectation'][i * n:(i + 1) * n]).mean()))
     if m.aggregate_forecast is not None:
       K = p.quantities[economy.aggregate_names[0]][1]  # [T, B] on the shocked paths
       forecast = m.aggregate_forecast(K[0], states.z.numpy())

@@ -1,5 +1,6 @@
 """python -m deepham.experiments irf --workdir=DIR [--shock=z=1->0] [--horizon=40] [--states=1000]
 python -m deepham.experiments redistribute --workdir=DIR --transform=rich_to_poor=0.5 [...]
+    [--states_from=deepham]   (every method from the same cross-sections: this method's)
 
 Writes WORKDIR/experiments/<experiment>_*.csv (the responses and the accuracy along the paths)
 and a figure (PNG, PDF), and prints the responses on impact and at the last horizon.
@@ -25,6 +26,9 @@ _HORIZON = flags.DEFINE_integer('horizon', 40, 'Periods of each path.')
 _STATES = flags.DEFINE_integer('states', 1000, 'Cross-sections drawn from each method\'s '
                                'ergodic distribution.')
 _SEED = flags.DEFINE_integer('seed', 0, 'Seed of the draws (the same for every method).')
+_STATES_FROM = flags.DEFINE_string('states_from', None, "Start every method from this method's "
+                                   "ergodic cross-sections ('deepham', 'ks', ...); default: "
+                                   'each from its own.')
 _OVERWRITE = flags.DEFINE_bool('overwrite', False, 'Replace the files of the same experiment.')
 
 
@@ -36,7 +40,7 @@ def main(argv):
   if not _WORKDIR.value:
     raise SystemExit('deepham: --workdir is required.')
   common = dict(horizon=_HORIZON.value, n_states=_STATES.value, seed=_SEED.value,
-                overwrite=_OVERWRITE.value)
+                overwrite=_OVERWRITE.value, states_from=_STATES_FROM.value)
 
   def program():
     if kind == 'irf':

@@ -78,6 +78,9 @@ FIELDS = {
                             '0 (the basis evaluated exactly) or a number of grid points >= 2'),
     'network.policy_own_state': boolean(),
     'network.floor_features': boolean(),
+    'network.observation_mask': Rule(
+        lambda v: isinstance(v, (tuple, list)) and all(_is_int(m) and m in (0, 1) for m in v),
+        'a tuple of 0/1, one per agent (0: sees no generalized moments), or () for none'),
     'value.floor_features': boolean(),
     'init.policy': one_of(INIT_POLICIES),
     'init.benchmark': Rule(lambda v: isinstance(v, str), 'a path (a string)'),
@@ -241,12 +244,17 @@ def _check_with_economy(config, economy) -> None:
     _fail('value.control_variate', f'False for {name}: the control variate needs the exact '
           "expectation over next period's exogenous states, and this economy has continuous "
           'shocks', True)
+  if config.value.control_variate and economy.distribution_reads_exogenous:
+    _fail('value.control_variate', f'False for {name} as configured: its distribution inputs '
+          "read the exogenous states, so next period's summaries depend on next period's "
+          'draws, which the control variate holds fixed', True)
   for field in ('policy.explore_share', 'value.explore_share', 'network.floor_features',
                 'value.floor_features'):
     section, key = field.split('.')
     if config[section][key] and economy.state_floor is None:
       _fail(field, f'off (0 or False) for {name}, which declares no state_floor',
             config[section][key])
+  _check_observation_mask(config, economy)
   p = config.policy
   if p.game_agents > economy.n_agents:
     _fail('policy.game_agents', f'at most the number of agents ({economy.n_agents}), or 0 for '
@@ -281,3 +289,32 @@ def _check_with_economy(config, economy) -> None:
   if c.n_grid < 3:
     _fail('validation.n_grid', 'an integer >= 3 (the grid that brackets the maximum)',
           c.n_grid)
+
+
+def _check_observation_mask(config, economy) -> None:
+  """An incomplete-information mask (solver/policy.py) where the solver can honour it."""
+  mask = tuple(config.network.observation_mask)
+  if not mask:
+    return
+  field, name = 'network.observation_mask', type(economy).__name__
+  if len(mask) != economy.n_agents:
+    _fail(field, f'one 0/1 per agent: {economy.n_agents} entries', mask)
+  if config.network.n_generalized_moments == 0:
+    _fail(field, '() with network.n_generalized_moments=0 (no generalized moments to hide)',
+          mask)
+  if not economy.has_euler_residual:
+    _fail(field, f'() for {name}: its validation (Bellman errors) maximises the value of '
+          'agents who see the whole state', mask)
+  p = config.policy
+  if p.objective != 'utility':
+    _fail('policy.objective', "'utility' with network.observation_mask: the Euler residual "
+          "conditions on the whole state, an uninformed agent's Euler equation only on what it "
+          'sees', p.objective)
+  if p.euler_weight or (p.time_iterations and time_iteration.applies(config)):
+    _fail(field, '() with policy.euler_weight or policy.time_iterations: their probe agents '
+          'have no information type', mask)
+  if config.mode == 'game' and p.objective == 'utility':
+    g = p.game_agents or economy.n_agents
+    if set(mask[:g]) != set(mask):
+      _fail(field, f'both types among the optimising agents 0..{g - 1} '
+            f'(policy.game_agents={p.game_agents}), or the other type never learns', mask)

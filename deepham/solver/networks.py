@@ -119,12 +119,17 @@ class SymmetricNet(tf.Module):
 
   With use_own=False the agent's own features are not an input (f(exo, moments), the same for
   every agent of a cross-section): for economies whose policy provably does not depend on them.
+
+  With partial_information, a call may say which agents are `informed`: the others see their
+  own state, the exogenous state and the fixed moments (an aggregate stock) but not the
+  generalized moments, whose part of the first layer is replaced for them by a learned bias
+  (their type's constant: one network serves both types).
   """
 
   def __init__(self, n_own: int, n_exo: int, n_dist: int, n_out: int, widths: Sequence[int],
                act: str, n_fixed: int, n_generalized: int, gm_widths: Sequence[int],
                rng: np.random.Generator, dtype, name=None, gm_grid: int = 0,
-               use_own: bool = True):
+               use_own: bool = True, partial_information: bool = False):
     super().__init__(name=name)
     self.moments = Moments(n_dist, n_fixed, n_generalized, gm_widths, act, rng, dtype,
                            name='moments', grid_points=gm_grid)
@@ -135,20 +140,31 @@ class SymmetricNet(tf.Module):
                              trainable=use_own, name='w_own')
     self.w_common = tf.Variable(w0[n_own:], dtype=dtype, name='w_common')
     self.b0 = tf.Variable(np.zeros(widths[0]), dtype=dtype, name='b0')
+    self.b_uninformed = (tf.Variable(np.zeros(widths[0]), dtype=dtype, name='b_uninformed')
+                         if partial_information else None)
     self.act = activation(act)
     self.head = MLP(widths[0], widths[1:], n_out, act, rng, dtype, name='head')
 
-  def __call__(self, own: tf.Tensor, exo: tf.Tensor, moments: tf.Tensor) -> tf.Tensor:
+  def __call__(self, own: tf.Tensor, exo: tf.Tensor, moments: tf.Tensor,
+               informed: tf.Tensor | None = None) -> tf.Tensor:
     """own [B, N, F], exo [B, G], moments [B, M] -> [B, N, n_out].
 
     moments may also be [B, N, M] (each agent sees its own cross-section, as in validation).
+    informed [N] (bool; a network built with partial_information): which agents see the
+    generalized moments; None: all.
     """
     if moments.shape.rank == 3:
       exo = tf.broadcast_to(exo[:, None, :], tf.concat([tf.shape(moments)[:2],
                                                         [exo.shape[-1]]], 0))
-      common = tf.einsum('bnc,ch->bnh', tf.concat([exo, moments], axis=-1), self.w_common)
-    else:
-      common = (tf.matmul(tf.concat([exo, moments], axis=-1), self.w_common))[:, None, :]
+    common = self._common(exo, moments)
+    if informed is not None:
+      if self.b_uninformed is None:
+        raise ValueError('informed agents need a network built with partial_information.')
+      n_gm = self.moments.n_generalized
+      seen = tf.concat([moments[..., :moments.shape[-1] - n_gm],  # the fixed moments alone
+                      tf.zeros_like(moments[..., moments.shape[-1] - n_gm:])], axis=-1)
+      common = tf.where(informed[:, None], common,
+                        self._common(exo, seen) + self.b_uninformed)
     n_own = self.w_own.shape[0]
     if not self.use_own:  # one evaluation per cross-section (or per agent's own cross-section)
       out = self.head(self.act(common + self.b0))
@@ -158,6 +174,12 @@ class SymmetricNet(tf.Module):
     else:
       own_part = tf.einsum('bnf,fh->bnh', own, self.w_own)
     return self.head(self.act(own_part + common + self.b0))
+
+  def _common(self, exo: tf.Tensor, moments: tf.Tensor) -> tf.Tensor:
+    """The first layer's common part, [B, 1, H] (or [B, N, H] for per-agent moments)."""
+    if moments.shape.rank == 3:
+      return tf.einsum('bnc,ch->bnh', tf.concat([exo, moments], axis=-1), self.w_common)
+    return tf.matmul(tf.concat([exo, moments], axis=-1), self.w_common)[:, None, :]
 
   def output_layer(self) -> tuple[tf.Variable, tf.Variable]:
     return self.head.weights[-1], self.head.biases[-1]

@@ -121,7 +121,8 @@ class UtilityObjective:
     for t in tf.range(T):
       dist = norm.dist(state)
       aggregates = econ.aggregates(state)
-      action = self.policy.act(state, self.policy.net.moments(dist), aggregates)
+      action = self.policy.act(state, self.policy.net.moments(dist), aggregates,
+                               agents=state.x.shape[1])
       aggregates = econ.clear_markets(state, action, aggregates)
       aggs = aggs.write(t, aggregates)
       dists = dists.write(t, dist)
@@ -142,7 +143,7 @@ class UtilityObjective:
     util = tf.zeros(tf.shape(own.e), dtype)
     disc = tf.ones([], dtype)
     for t in tf.range(T):
-      action = self.policy.act(own, moments[t], aggs[t])
+      action = self.policy.act(own, moments[t], aggs[t], agents=g)
       own, u = econ.step(own, action, aggs[t], first_agents(_at(shocks, t), g))
       util += disc * u
       disc *= econ.beta

@@ -136,7 +136,8 @@ class RunState:
     # policy_own_state=False: the policy sees the cross-section alone (configs/investment_lq.py).
     self.policy = policy_lib.PolicyNetwork(
         econ, self.normalizer, net_kwargs, rng, dtype,
-        use_own=config.network.policy_own_state, floor=floor_policy)
+        use_own=config.network.policy_own_state, floor=floor_policy,
+        observation_mask=config.network.observation_mask)
     # value.width: hidden layers of the value networks, () = those of the policy network.
     value_widths = tuple(config.value.width) or net_kwargs['widths']
     self.value = value_lib.ValueEnsemble(econ, self.normalizer, config.value.n_nets,

@@ -105,7 +105,8 @@ def run_euler(view, workdir: str) -> dict:
   # Mean discounted utility of the paths' agents over the horizon, and the mean state at its
   # end (from an off-steady-state start: where a deterministic economy settles).
   discount = econ.beta ** np.arange(T)
-  welfare = float(np.mean(np.tensordot(discount, path.utility.numpy(), axes=1)))
+  per_agent = np.tensordot(discount, path.utility.numpy(), axes=1)  # [paths, N]
+  welfare = float(np.mean(per_agent))
   final_x = path.state.x.numpy().reshape(-1, econ.n_x).mean(axis=0)
   headline = econ.headline({'final_mean_x': final_x})
   row = dict(method='DeepHAM (this run)', objective=view.config.policy.objective,
@@ -113,9 +114,16 @@ def run_euler(view, workdir: str) -> dict:
              euler_abs_mean=float(np.mean(np.abs(res))),
              euler_abs_p50=float(np.percentile(np.abs(res), 50)),
              euler_abs_p99=float(np.percentile(np.abs(res), 99)), welfare=welfare)
+  mask = view.policy.mask
+  if mask is not None:  # incomplete information: each type's welfare and residuals
+    by_agent = res.reshape(T, n_paths, econ.n_agents, -1)  # an agent's equations last
+    for label, cols in (('informed', mask), ('uninformed', ~mask)):
+      row[f'welfare_{label}'] = float(per_agent[:, cols].mean())
+      row[f'euler_abs_mean_{label}'] = float(np.abs(by_agent[:, :, cols]).mean())
   u = view.policy(states).numpy()[..., 0].reshape(T, n_paths, -1)
   arrays = dict(residuals=res, policy=u, mean_x=path.aggregates.numpy()[..., 0],
-                aggregates=path.aggregates.numpy(), final_x=path.state.x.numpy())
+                aggregates=path.aggregates.numpy(), final_x=path.state.x.numpy(),
+                welfare=per_agent)
   reference = econ.reference_policy()
   if reference is not None:
     exact = reference(states).numpy()[..., 0].reshape(T, n_paths, -1)
@@ -137,8 +145,9 @@ def run_euler(view, workdir: str) -> dict:
   with pd.option_context('display.width', 200, 'display.float_format', '{:.4g}'.format):
     logging.info('validation:\n%s', table.to_string())
   keys = ('objective', *headline, 'euler_mse_test', 'euler_abs_mean', 'euler_abs_p50',
-          'euler_abs_p99', 'welfare', 'policy_abs_error', 'policy_rel_error',
-          'euler_mse_test_exact_policy')
+          'euler_abs_p99', 'welfare', 'welfare_informed', 'welfare_uninformed',
+          'euler_abs_mean_informed', 'euler_abs_mean_uninformed', 'policy_abs_error',
+          'policy_rel_error', 'euler_mse_test_exact_policy')
   return {k: row[k] for k in keys if k in row}
 
 

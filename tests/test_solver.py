@@ -630,3 +630,18 @@ def test_the_euler_penalty_needs_euler_errors(field, value):
   config.policy[field] = value
   with pytest.raises(errors.ConfigError, match=f'policy.{field}'):
     main.check(config)
+
+
+@pytest.mark.parametrize('n_paths', [1, 3])
+def test_a_path_ends_where_advance_ends_with_the_same_seed(n_paths):
+  """path (which records every period) and advance (which does not) step the same economy with
+  the same shocks, for any number of paths, one included."""
+  econ = ks.KrusellSmith(ks.KSParams(n_agents=8))
+  start = simulate.as_state(econ.initial_state(n_paths, np.random.default_rng(0)), tf.float32)
+  sim = simulate.Simulator(econ, econ.initial_action, jit_compile=False)
+  seed = tf.constant([0, 1], tf.int64)
+  path = sim.path(start, seed, 7, keep_states=True)
+  chunk = sim.advance(start, seed, 7)
+  assert path.states.x.shape == (7, n_paths, 8, 1)
+  np.testing.assert_allclose(path.state.x.numpy(), chunk.state.x.numpy(), rtol=1e-6)
+  np.testing.assert_array_equal(path.state.e.numpy(), chunk.state.e.numpy())

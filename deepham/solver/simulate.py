@@ -114,7 +114,10 @@ class Simulator:
       shocks = self.economy.draw_shocks(n_paths, period_seed(seed, t0 + tf.cast(t, tf.int64)),
                                         dtype)
       out = self._one_period(state, shocks, with_c)
-      state, u = out[0], out[1]
+      # The static shapes the loop started with (the shocks' batch size is only known at run
+      # time, and a batch of one would otherwise change the loop variables' shapes).
+      state = base.State(*[tf.ensure_shape(new, old.shape) for new, old in zip(out[0], state)])
+      u = out[1]
       if with_c:
         cs = cs.write(t, out[2])
       us = us.write(t, u)

@@ -7,6 +7,9 @@ With config.mode == 'planner' both have one agent, the planner, who sets every a
 agent observes and how its action maps to the economy's (the network's output space, mapped by
 the economy's `action_from_output`) is in core.py; the environments in multi_agent.py and
 single_agent.py. Needs the `rl` extra: pip install -e '.[rl]'.
+
+A model-free learner on these environments, PPO with parameter sharing across agents: ppo.py
+(`ppo.train`), and on the command line python -m deepham.rl.train_ppo --config=....
 """
 
 try:

@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pandas as pd
 import pytest
 import tensorflow as tf
 
@@ -155,7 +156,7 @@ def test_irf_of_a_run_beside_the_ks_method_writes_its_files_once(run_copy):
   assert np.all(r0['mean'] < 0)  # good -> bad lowers the return on impact, for both methods
   K0 = table[(table['variable'] == 'K') & (table['horizon'] == 0)]
   np.testing.assert_array_equal(K0['mean'], 0.0)  # capital is predetermined
-  accuracy = table.attrs['accuracy']
+  accuracy = experiments.accuracy(table)
   assert set(accuracy['method']) == {'deepham', 'ks'} and set(accuracy['horizon']) == {0, 1, 2, 4}
   ks_rows = accuracy[accuracy['method'] == 'ks']
   assert np.all(ks_rows['den_haan_max_pct'] >= ks_rows['den_haan_mean_pct'])
@@ -171,6 +172,7 @@ def test_irf_of_a_run_beside_the_ks_method_writes_its_files_once(run_copy):
     experiments.irf(run_copy, horizon=6, n_states=24)
   again = experiments.irf(run_copy, horizon=6, n_states=24, overwrite=True)
   np.testing.assert_array_equal(again['mean'], table['mean'])  # reproducible with its seed
+  assert len(pd.concat([table, again])) == 2 * len(table)  # tables of two runs side by side
 
 
 def test_methods_started_from_the_same_cross_sections(run_copy):

@@ -8,9 +8,10 @@
 Each runs every method of the run's validation on the same draws (DeepHAM, the conventional
 benchmark where the economy has one, the economy's reference policy where it has one), each from
 its own ergodic distribution, and returns a tidy DataFrame (variable, horizon, mean, lower,
-upper, baseline, method: responses.py) whose `attrs['accuracy']` holds the Euler errors of each
-method on the states along its shocked paths. With save=True the tables go to
-WORKDIR/experiments/ as CSV, with a figure (PNG and PDF).
+upper, baseline, method: responses.py); `accuracy(table)` gives the accuracy of each method on
+the states along its shocked paths (kept in `table.attrs['accuracy']` as plain columns, so that
+tables can be concatenated: pandas compares the attrs of what it concatenates). With save=True
+the tables go to WORKDIR/experiments/ as CSV, with a figure (PNG and PDF).
 """
 
 import os
@@ -128,7 +129,7 @@ def _experiment(solution, workdir, impulse, kind, horizon, n_states, seed, save,
   table, paths = responses_lib.responses(econ, methods, starts, impulse, horizon, seed,
                                          keep_paths=True)
   accuracy = path_accuracy(econ, methods, paths, horizon)
-  table.attrs['accuracy'] = accuracy
+  table.attrs['accuracy'] = accuracy.to_dict('list')
   table.attrs['impulse'] = impulse.name
   if save:
     os.makedirs(out_dir, exist_ok=True)
@@ -137,6 +138,11 @@ def _experiment(solution, workdir, impulse, kind, horizon, n_states, seed, save,
     plots.responses_figure(table, econ, f'{kind}: {impulse.name}', files[2:])
     logging.info('%s: wrote %s', kind, ', '.join(files))
   return table
+
+
+def accuracy(table: pd.DataFrame) -> pd.DataFrame:
+  """The accuracy along the shocked paths of an experiment's table (`path_accuracy`)."""
+  return pd.DataFrame(table.attrs['accuracy'])
 
 
 def _file_tag(kind, name, horizon, n_states, seed) -> str:

@@ -175,8 +175,9 @@ class Economy(abc.ABC):
     """[B, N, D]: per-agent quantities whose cross-sectional distribution matters (KS: k).
 
     Predetermined (functions of x only) unless the economy sets `distribution_reads_exogenous`:
-    then next period's moments are known only with next period's draws, which the Bellman
-    validation and the value's control variate do not allow for (config checks refuse them).
+    then next period's moments are known only with next period's draws, which the value's
+    control variate does not allow for (a config check refuses it) and the Bellman validation
+    does not either (such an economy defines an Euler residual and is validated by it).
     """
     return state.x
 

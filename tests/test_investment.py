@@ -9,10 +9,12 @@ import tensorflow as tf
 import deepham
 from configs import investment_lq
 from deepham import errors
+from deepham import experiments
 from deepham import main
 from deepham import train
 from deepham.economies import base
 from deepham.economies import investment
+from deepham.experiments import responses
 from deepham.solver import imitation
 from deepham.solver import objectives
 from deepham.solver import polish as polish_lib
@@ -147,6 +149,55 @@ def test_short_training_moves_the_policy_toward_the_exact_one(objective, own_sta
   assert table.iloc[0]['policy_rel_error'] == pytest.approx(summary['policy_rel_error'])
   investment_study.investment_figures([str(tmp_path)], str(tmp_path / 'report'))
   assert os.path.exists(tmp_path / 'report' / 'investment_paths_by_nu.png')
+  _check_response_within_policy_error(str(tmp_path))
+
+
+def _check_response_within_policy_error(workdir):
+  """The trained policy's impulse response against the exact one, from the same cross-sections
+  on the same draws (issue 20). At nu = 1 the law of motion is linear, X' = (1 - delta) X +
+  mean u + noise, and the exact policy has du = H1 dX; so the gap D_t of the two responses of X
+  obeys D_{t+1} = rho D_t + (du_t - H1 dX_t) with rho = 1 - delta + H1, du, dX the trained
+  policy's responses (an identity), and du_t - H1 dX_t is (s - H1) dX_t for some slope s of the
+  trained policy along the aggregate between the two paths: |D| stays below the recursion with
+  the largest slope error measured on the cross-sections the responses start from."""
+  solution = deepham.load(workdir)
+  econ, p = solution.economy, solution.economy.params
+  H0, H1 = investment.lq_policy(p)
+  rho = 1 - p.delta + H1
+  horizon = 12
+  table = experiments.irf(workdir, horizon=horizon, n_states=64, states_from='reference',
+                          save=False)
+
+  def response(method, variable):
+    rows = table[(table['method'] == method) & (table['variable'] == variable)]
+    return rows.sort_values('horizon')['mean'].to_numpy()
+
+  dX, du, dX_exact = response('deepham', 'X'), response('deepham', 'u'), response('reference', 'X')
+  # The gap obeys the identity (linearity and common random numbers).
+  D = dX - dX_exact
+  np.testing.assert_allclose(D[1:], rho * D[:-1] + du[:-1] - H1 * dX[:-1],
+                             atol=1e-9 * np.abs(dX_exact).max())
+  # The trained policy's slope along the aggregate, by differences on cross-sections of the
+  # exact policy's ergodic distribution (where the responses start) shifted as a whole (every
+  # agent's x by h moves X by h), over shifts of a few times the impulse's effect on X.
+  exact = lambda state, aggregates=None: econ.exact_policy(state)
+  start = responses.ergodic_states(econ, exact, simulate.as_state(
+      econ.initial_state(64, np.random.default_rng(0)), solution.view.dtype), 64, 0, None)
+  h = 4 * p.eta  # the size of the impulse's effect on X
+
+  def mean_u(shift):
+    moved = base.State(start.x + shift, start.e, start.z)
+    return tf.reduce_mean(solution.view.policy(moved)[..., 0], axis=1).numpy()
+
+  slopes = np.concatenate([(mean_u(a * h) - mean_u((a - 1) * h)) / h for a in (-1, 0, 1, 2)])
+  slope_error = np.abs(slopes - H1).max()
+  bound = [0.0]
+  for t in range(horizon - 1):
+    bound.append(abs(rho) * bound[-1] + slope_error * abs(dX[t]))
+  bound = np.asarray(bound)
+  # 1.5: the responses start from other draws of the same distribution than the slopes.
+  assert np.all(np.abs(D) <= 1.5 * bound + 1e-12 * np.abs(dX_exact).max()), (D, bound)
+  assert bound.max() < 0.5 * np.abs(dX_exact).max(), (bound, dX_exact)  # the check has power
 
 
 @pytest.mark.slow  # 1.5 min; the best-response polish test covers polish.py by default

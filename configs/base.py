@@ -53,6 +53,11 @@ def get_config() -> ml_collections.ConfigDict:
       width=(64, 64),  # hidden layers of each value network; (): network.width
       control_variate=True,  # targets with the martingale correction of the last fit's value
       tail=True,  # targets include beta^window times the last fit's value at the window's end
+      # 'monte_carlo': targets are the window sums of utility | 'td_lambda': lambda-returns that
+      # also bootstrap on the last fit's value every `every` periods inside the window (needs
+      # tail; the first fit is Monte Carlo); td_lambda = 1 gives back 'monte_carlo'.
+      method='monte_carlo',
+      td_lambda=0.9,
       horizon=2000,  # periods simulated for each value data set
       window=800,  # periods of utility summed into each target (beta^800 = 3e-4)
       every=100,  # a target every `every` periods

@@ -68,6 +68,8 @@ _ADDED_FIELDS = (
     ('deepham', 'value.width', []),  # (): the policy's widths
     ('deepham', 'value.control_variate', False),
     ('deepham', 'value.tail', False),
+    ('deepham', 'value.method', 'monte_carlo'),
+    ('deepham', 'value.td_lambda', 0.9),
     ('deepham', 'value.final_every', 0),
     ('deepham', 'value.final_epochs', 0),
     ('deepham', 'value.learning_rate_end', None),  # a constant rate

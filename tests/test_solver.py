@@ -645,3 +645,83 @@ def test_a_path_ends_where_advance_ends_with_the_same_seed(n_paths):
   assert path.states.x.shape == (7, n_paths, 8, 1)
   np.testing.assert_allclose(path.state.x.numpy(), chunk.state.x.numpy(), rtol=1e-6)
   np.testing.assert_array_equal(path.state.e.numpy(), chunk.state.e.numpy())
+
+
+def _bm_start(econ, n_paths, seed=0, repeat=1):
+  one = econ.initial_state(n_paths, np.random.default_rng(seed))
+  return simulate.as_state(base.State(*[np.repeat(f, repeat, 0) for f in one]), tf.float64)
+
+
+def test_td_lambda_targets_are_the_lambda_return_recursion():
+  """value.method='td_lambda': lambda = 1 gives the Monte Carlo targets bit for bit, lambda = 0
+  the `every`-step TD targets U_0 + beta^every V(s_1), and any lambda the recursion
+  G_m = U_m + beta^every ((1 - lambda) V(s_{m+1}) + lambda G_{m+1}), G_end = V(s_end)."""
+  econ = brock_mirman.BrockMirman(brock_mirman.BMParams(n_agents=3, k_spread=0.8))
+  start = _bm_start(econ, 8)
+  wrong = lambda s: econ.closed_form_value(s, 0.2)  # any value function
+  sim = _bm_optimal_simulator(econ)
+  every, window, horizon = 5, 20, 30
+  targets = {lam: value_lib.simulate_values(sim, start, [1, 0], 0, horizon, window, every,
+                                            tail=wrong, td_lambda=lam)[0].targets.numpy()
+             for lam in (0.0, 0.3, 1.0)}
+  monte_carlo = value_lib.simulate_values(sim, start, [1, 0], 0, horizon, window, every,
+                                          tail=wrong)[0].targets.numpy()
+  np.testing.assert_array_equal(targets[1.0], monte_carlo)
+  _, chunks = sim.snapshots(start, [1, 0], horizon, every)
+  U = [c.discounted_utility.numpy() for c in chunks]
+  V = [wrong(c.state).numpy() for c in chunks]  # V at the end of each chunk
+  b = econ.beta**every
+  per = window // every
+  for lam in (0.0, 0.3):
+    expected = []
+    for c in range(len(chunks) - per + 1):
+      g = V[c + per - 1]
+      for m in reversed(range(c, c + per)):
+        g = U[m] + b * (g if m == c + per - 1 else (1 - lam) * V[m] + lam * g)
+      expected.append(g)
+    np.testing.assert_allclose(targets[lam], np.concatenate(expected), rtol=1e-12)
+  np.testing.assert_allclose(targets[0.0][:8], U[0] + b * V[0], rtol=1e-12)
+
+
+def test_td_lambda_trades_noise_for_the_value_functions_error():
+  """From one state, many draws: with the exact value every lambda's target has mean V*(s_0)
+  (within sampling error) and the noise falls with lambda; with a wrong value (that of saving
+  20%) the mean moves away from V*(s_0) as lambda falls (the bias TD pays for its lower
+  variance) while Monte Carlo's stays unbiased."""
+  econ = brock_mirman.BrockMirman(brock_mirman.BMParams(n_agents=2, k_spread=0.8))
+  start = _bm_start(econ, 1, seed=2, repeat=4000)
+  sim = _bm_optimal_simulator(econ)
+  exact = econ.closed_form_value(start).numpy()[0]
+  wrong = lambda s: econ.closed_form_value(s, 0.2)
+
+  def targets(value, lam):
+    data, _ = value_lib.simulate_values(sim, start, [4, 0], 0, 40, 40, 4, tail=value,
+                                        td_lambda=lam)
+    return data.targets.numpy()[:4000]  # the targets of the starting state
+
+  stds = []
+  for lam in (0.0, 0.5, 1.0):
+    g = targets(econ.closed_form_value, lam)
+    se = g.std(0) / np.sqrt(len(g))
+    assert np.all(np.abs(g.mean(0) - exact) < 4 * se + 1e-12), (lam, g.mean(0), exact, se)
+    stds.append(g.std(0).mean())
+  assert stds[0] < stds[1] < stds[2] and stds[0] < 0.85 * stds[2], stds
+  bias = {lam: np.abs(targets(wrong, lam).mean(0) - exact).mean() for lam in (0.0, 1.0)}
+  assert bias[0.0] > 10 * bias[1.0] and bias[0.0] > 0.05, bias
+
+
+def test_td_lambda_config_is_checked_and_runs(tmp_path):
+  config = ks_game.get_config('tiny')
+  config.value.update(dict(method='td_lambda', tail=False))
+  with pytest.raises(errors.ConfigError, match=r'value\.tail'):
+    train.Solver(config)
+  config.value.update(dict(tail=True, td_lambda=1.5))
+  with pytest.raises(errors.ConfigError, match=r'value\.td_lambda'):
+    train.Solver(config)
+  config.value.method = 'td'
+  with pytest.raises(errors.ConfigError, match=r'value\.method'):
+    train.Solver(config)
+  config.value.update(dict(method='td_lambda', td_lambda=0.5))
+  summary = main.run(config, str(tmp_path), 'solve')
+  assert np.isfinite(summary['bellman_error']['deepham']['optimality_mean'])
+  assert deepham.load(str(tmp_path)).config.value.method == 'td_lambda'

@@ -97,6 +97,8 @@ FIELDS = {
     'value.width': widths(allow_empty=True),
     'value.control_variate': boolean(),
     'value.tail': boolean(),
+    'value.method': one_of(('monte_carlo', 'td_lambda')),
+    'value.td_lambda': Rule(lambda v: _is_number(v) and 0 <= v <= 1, 'a number in [0, 1]'),
     'value.horizon': integer(1),
     'value.window': integer(1),
     'value.every': integer(1),
@@ -228,6 +230,9 @@ def check(config, economy=None) -> None:
   if p.game_agents != 1 and config.mode == 'game' and not p.price_taking:
     _fail('policy.game_agents', '1 with policy.price_taking=False (each optimising agent moves '
           "the others' prices)", p.game_agents)
+  if config.value.method == 'td_lambda' and not config.value.tail:
+    _fail('value.tail', "True with value.method='td_lambda' (its lambda-returns bootstrap on the "
+          "last fit's value, the tail's)", config.value.tail)
   if config.init.policy == 'benchmark':
     from deepham import conventional  # pylint: disable=g-import-not-at-top
     if not os.path.isfile(conventional.resolve(config.init.benchmark)):

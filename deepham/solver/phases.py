@@ -78,7 +78,8 @@ class Phases:
     if final:
       every, epochs = vc.final_every or every, vc.final_epochs or epochs
     r = int(st.value_round) + 1
-    # The control variate and the tail need a fitted value: from the second fit on.
+    # The control variate, the tail and TD(lambda)'s bootstrap need a fitted value: from the
+    # second fit on (the first is a Monte Carlo fit).
     sim = self.value_simulator if self.value_simulator is not None and r > 0 else self.simulator
     tail = st.value if vc.tail and r > 0 else None
     start = st.start_state(10**6 + r)
@@ -88,7 +89,8 @@ class Phases:
                                      st.seed(run_state.EXPLORE, 2**31 + r))  # steps from 0
     data, final_state = value_lib.simulate_values(
         sim, start, st.seed(run_state.VALUE, r), 0, vc.horizon, vc.window, every,
-        tail=tail, progress=progress_lib.Progress(f'value data ({label})', vc.horizon,
+        tail=tail, td_lambda=vc.td_lambda if vc.method == 'td_lambda' and tail else 1.0,
+        progress=progress_lib.Progress(f'value data ({label})', vc.horizon,
                                                   unit='periods'))
     run_state.assign(st.distribution, final_state)
     # Input statistics follow the distribution; every network keeps computing the same function.

@@ -8,7 +8,8 @@ ensemble sees the same data in its own random order; the ensemble mean is the va
 Two refinements use the last fit's value V (`martingale_correction`, the `tail` of
 `simulate_values`): each period's utility minus beta (V(s') - E[V(s') | s]), a control variate
 with conditional mean zero that removes most of the target's noise, and beta^window V at the
-window's end, the lifetime utility beyond the window.
+window's end, the lifetime utility beyond the window. With value.method='td_lambda' the targets
+are lambda-returns that also bootstrap on V inside the window (`simulate_values`).
 """
 
 from typing import Callable, NamedTuple
@@ -122,7 +123,7 @@ def martingale_correction(economy: base.Economy, value) -> Callable:
 
 def simulate_values(sim: simulate.Simulator, state: base.State, seed, t0: int, horizon: int,
                     window: int, every: int, tail: Callable | None = None,
-                    progress=None) -> tuple[ValueData, base.State]:
+                    td_lambda: float = 1.0, progress=None) -> tuple[ValueData, base.State]:
   """States every `every` periods of a `horizon`-period simulation and their window values.
 
   With `tail` (a value function, state -> [B, N]) each target also gets beta^window times the
@@ -130,21 +131,41 @@ def simulate_values(sim: simulate.Simulator, state: base.State, seed, t0: int, h
   sums leave out (for KS, beta^800 V = 0.034: every value 0.034 too low, -3.4e-4 in every
   Bellman error).
 
+  With td_lambda < 1 (value.method='td_lambda') the targets are lambda-returns on the snapshot
+  grid, whose step is `every` periods: with U_m the discounted utility of chunk m and s_{m+1}
+  the state at its end, G_m = U_m + beta^every ((1 - lambda) V(s_{m+1}) + lambda G_{m+1}),
+  G at the window's end being its tail V; V is `tail`. lambda = 1 gives the Monte Carlo window
+  sums exactly; lambda = 0 the `every`-step TD targets U_m + beta^every V(s_{m+1}). Lower
+  lambda trades the realised utility's noise for V's error.
+
   Returns the data and the final state (the distribution moves on under the current policy).
   `progress` is told the periods simulated.
   """
+  if not 0 <= td_lambda <= 1:
+    raise ValueError(f'td_lambda must lie in [0, 1], not {td_lambda}.')
+  if td_lambda < 1 and tail is None:
+    raise ValueError('TD(lambda) targets need a value function (tail).')
   if window % every or window > horizon:
     raise ValueError('value.window must be a multiple of value.every and at most value.horizon.')
   states, chunks = sim.snapshots(state, seed, horizon, every, t0, progress=progress)
   beta_every = sim.economy.beta ** every
   per_window = window // every
   starts = range(0, len(chunks) - per_window + 1)
+  values = {}  # V at the end of chunk i, each computed once
+
+  def value_at(i):
+    if i not in values:
+      values[i] = tail(chunks[i].state)
+    return values[i]
+
   targets = []
   for c in starts:
-    v = (tf.zeros_like(chunks[c].discounted_utility) if tail is None
-         else tail(chunks[c + per_window - 1].state))
-    for m in reversed(range(per_window)):
-      v = chunks[c + m].discounted_utility + beta_every * v
+    end = c + per_window - 1
+    v = tf.zeros_like(chunks[c].discounted_utility) if tail is None else value_at(end)
+    for m in reversed(range(c, end + 1)):
+      if td_lambda < 1 and m < end:
+        v = td_lambda * v + (1 - td_lambda) * value_at(m)
+      v = chunks[m].discounted_utility + beta_every * v
     targets.append(v)
   stacked = base.State(*[tf.concat([getattr(states[c], f) for c in starts], axis=0)
                          for f in base.State._fields])

@@ -52,6 +52,7 @@ def validation_figures(view, methods, paths, results, burn: int, directory: str)
   generalized-moment figures of a validated run (its RunView, deepham/solution.py)."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   from deepham.economies import base  # pylint: disable=g-import-not-at-top
+  from deepham.solver import explore  # pylint: disable=g-import-not-at-top
   econ = view.economy
   name = econ.aggregate_names[0]
 
@@ -86,8 +87,8 @@ def validation_figures(view, methods, paths, results, burn: int, directory: str)
   dtype = reference.x.dtype
   for z in range(n_z):
     for e in range(n_e):
-      own = base.State(tf.constant(grid[None, :, None], dtype), tf.fill([1, len(grid)], e),
-                       tf.constant([z]))
+      own = base.State(explore.first_state_at(grid[None, :], reference.x),
+                       tf.fill([1, len(grid)], e), tf.constant([z]))
       ax = axes[z, e]
       for i, m in enumerate(methods):
         action = m.conditional_policy(own, reference)
@@ -140,7 +141,7 @@ def validation_figures(view, methods, paths, results, burn: int, directory: str)
     cross = base.State(xs, es, zs)
     net = value.nets[0]
     gm = net.moments(norm.dist(cross)).numpy()[:, net.moments.n_fixed * norm.n_dist]
-    own = base.State(tf.fill([xs.shape[0], 1, econ.n_x], tf.cast(float(agg.mean()), dtype)),
+    own = base.State(explore.first_state_at(np.full((xs.shape[0], 1), float(agg.mean())), xs),
                      tf.fill([xs.shape[0], 1], econ.chain.n_e - 1), zs)
     mean_raw = tf.reduce_mean(value.raw(econ.distribution_inputs(cross)), axis=1, keepdims=True)
     v = value.evaluate(own, mean_raw).numpy()[:, 0]

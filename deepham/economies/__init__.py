@@ -4,6 +4,7 @@ from deepham import errors
 from deepham.economies import brock_mirman
 from deepham.economies import covarrubias
 from deepham.economies import davila
+from deepham.economies import fvhn
 from deepham.economies import investment
 from deepham.economies import ks
 from deepham.economies.base import Economy, Shocks, State
@@ -15,6 +16,7 @@ REGISTRY = {
     'investment': (investment.LucasPrescott, investment.InvestmentParams),
     'davila': (davila.Davila, davila.DavilaParams),
     'covarrubias': (covarrubias.Covarrubias, covarrubias.CovarrubiasParams),
+    'fvhn': (fvhn.FVHN, fvhn.FVHNParams),
 }
 
 

@@ -67,6 +67,13 @@ class Economy(abc.ABC):
   # Lower bound of each endogenous state (a borrowing limit), or None if it has none. Training
   # and validation use it to reach states the simulated distribution does not (solver/explore.py).
   state_floor: tuple[float, ...] | None = None
+  # The last `n_common_states` columns of x are aggregate endogenous states (FVHN: the expert
+  # sector's net worth) that every agent of a path holds alike, so that an agent's state carries
+  # them wherever the solver takes it, moved alone into its cross-section's prices included. The
+  # economy keeps them common (its transition sets them from the aggregates and the aggregate
+  # shock, never from the agent's own columns); the solver never draws them agent by agent:
+  # explored and probe agents take their cross-section's.
+  n_common_states: int = 0
   # What a policy of this economy outputs, and what summary statistics mean (for logs and docs).
   action_name: str = 'action'
   aggregate_names: tuple[str, ...] = ('K',)
@@ -202,8 +209,14 @@ class Economy(abc.ABC):
 
   def aggregate_quadrature(self, n: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Nodes [Q, n_aggregate_noise] and weights [Q] of the expectation over the aggregate
-    innovation (Euler-residual economies)."""
+    innovation: Euler residuals, and the Bellman and Euler errors of an economy with an
+    aggregate shock (solver/probes.py: expectation_nodes)."""
     raise NotImplementedError(f'{type(self).__name__} defines no aggregate quadrature.')
+
+  @property
+  def has_aggregate_quadrature(self) -> bool:
+    """Whether `aggregate_quadrature` is defined."""
+    return type(self).aggregate_quadrature is not Economy.aggregate_quadrature
 
   # Whether `euler_errors(state, action, aggregates, outcomes)` is defined: unit-free Euler
   # errors over the discrete exogenous outcomes, respecting a borrowing floor (ConsumptionSavings),

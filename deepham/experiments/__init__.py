@@ -26,6 +26,7 @@ from deepham.economies import base
 from deepham.experiments import plots
 from deepham.experiments import responses as responses_lib
 from deepham.experiments import transforms as transforms_lib
+from deepham.solver import probes
 from deepham.validation import bellman as bellman_lib
 from deepham.validation import euler as euler_lib
 from deepham.validation import methods as methods_lib
@@ -163,8 +164,8 @@ def path_accuracy(economy: base.Economy, methods, paths: dict, horizon: int) -> 
   gather = lambda states, sections: base.State(*[
       tf.reshape(tf.gather(f, horizons)[:, :sections], tf.concat([[-1], tf.shape(f)[2:]], 0))
       for f in states])  # those cross-sections of every horizon, one batch
-  bellman_measured = not (economy.has_euler_residual or economy.n_agent_noise
-                          or economy.n_aggregate_noise)
+  bellman_measured = (not economy.has_euler_residual
+                      and probes.has_expectation_nodes(economy))
   for m in methods:
     if m.key not in paths:
       continue

@@ -62,15 +62,39 @@ def env_actions(economy: base.Economy, action: tf.Tensor, state: base.State,
   (n_actions x n_actions per agent) by forward-mode differentiation, a small ridge for maps
   that are invariant along some direction (a softmax: adding a constant to every output), and
   steps of at most 5 output units. It converges for the monotone maps of the registered
-  economies; an action the box cannot reach (beyond output_scale) ends at the box's edge.
+  economies; an action the box cannot reach (beyond output_scale) ends at the box's edge. A map
+  may be flat on part of the box (a consumption share capped at all of cash on hand, for a poor
+  agent even at o = 0), where Newton's method cannot move: it starts from o = 0 and, for agents
+  it leaves off target, again from -output_scale / 2 and +output_scale / 2, keeping each agent's
+  best.
   """
   f64 = tf.float64
   state = base.State(tf.cast(state.x, f64), state.e, state.z)
   aggregates, target = tf.cast(aggregates, f64), tf.cast(action, f64)
+  tol = 1e-13 * (1 + float(tf.reduce_max(tf.abs(target))))
+  best, best_residual = None, None
+  for start in (0.0, -0.5 * output_scale, 0.5 * output_scale):
+    raw, residual = _gauss_newton(economy, state, aggregates, target,
+                                  tf.fill(tf.shape(target), tf.constant(start, f64)),
+                                  output_scale, iterations, tol)
+    if best is None:
+      best, best_residual = raw, residual
+    else:
+      better = residual < best_residual
+      best = tf.where(better[..., None], raw, best)
+      best_residual = tf.minimum(residual, best_residual)
+    if float(tf.reduce_max(best_residual)) <= tol:
+      break
+  return (best / output_scale).numpy()
+
+
+def _gauss_newton(economy, state, aggregates, target, raw, output_scale, iterations, tol):
+  """(outputs [B, N, n_actions], each agent's largest residual [B, N]) after Gauss-Newton
+  from `raw` (env_actions)."""
+  f64 = tf.float64
   n_a = economy.n_actions
-  raw = tf.zeros_like(target)
   eye = tf.eye(n_a, dtype=f64)
-  for _ in range(iterations):
+  for _ in range(iterations + 1):
     columns = []
     for j in range(n_a):
       with tf.autodiff.ForwardAccumulator(raw, tf.broadcast_to(eye[j], tf.shape(raw))) as acc:
@@ -78,15 +102,27 @@ def env_actions(economy: base.Economy, action: tf.Tensor, state: base.State,
       columns.append(acc.jvp(out))
     jac = tf.stack(columns, axis=-1)  # [B, N, n_a (output), n_a (input)]
     residual = out - target
-    if float(tf.reduce_max(tf.abs(residual))) <= 1e-13 * (1 + float(tf.reduce_max(
-        tf.abs(target)))):
+    if float(tf.reduce_max(tf.abs(residual))) <= tol:
       break
     jtj = tf.linalg.matmul(jac, jac, transpose_a=True)
     ridge = 1e-12 * (1 + tf.linalg.trace(jtj))[..., None, None] * eye
-    step = tf.linalg.solve(jtj + ridge, tf.linalg.matvec(jac, residual, transpose_a=True)[
-        ..., None])[..., 0]
-    raw = tf.clip_by_value(raw - tf.clip_by_value(step, -5.0, 5.0), -output_scale, output_scale)
-  return (raw / output_scale).numpy()
+    step = tf.clip_by_value(tf.linalg.solve(jtj + ridge, tf.linalg.matvec(
+        jac, residual, transpose_a=True)[..., None])[..., 0], -5.0, 5.0)
+    # Backtracking: an agent whose full step would not reduce its residual (a step into a flat
+    # part of the map) takes half of it, and so on.
+    size = tf.reduce_max(tf.abs(residual), axis=-1, keepdims=True)
+    scale = tf.ones_like(size)
+    for _ in range(30):
+      trial = tf.clip_by_value(raw - scale * step, -output_scale, output_scale)
+      trial_size = tf.reduce_max(tf.abs(economy.action_from_output(trial, state, aggregates)
+                                        - target), axis=-1, keepdims=True)
+      worse = (trial_size >= size) & (size > tol)
+      if not bool(tf.reduce_any(worse)):
+        break
+      scale = tf.where(worse, 0.5 * scale, scale)
+    raw = trial
+  out = economy.action_from_output(raw, state, aggregates)
+  return raw, tf.reduce_max(tf.abs(out - target), axis=-1)
 
 
 class Path:

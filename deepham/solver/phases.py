@@ -86,7 +86,8 @@ class Phases:
     if vc.explore_share:
       start = explore.explore_agents(start, st.economy.state_floor, vc.explore_share,
                                      st.config.policy.explore_reach,
-                                     st.seed(run_state.EXPLORE, 2**31 + r))  # steps from 0
+                                     st.seed(run_state.EXPLORE, 2**31 + r),  # steps from 0
+                                     st.economy.n_common_states)
     data, final_state = value_lib.simulate_values(
         sim, start, st.seed(run_state.VALUE, r), 0, vc.horizon, vc.window, every,
         tail=tail, td_lambda=vc.td_lambda if vc.method == 'td_lambda' and tail else 1.0,

@@ -60,5 +60,5 @@ class Pool:
     if share:
       batch = explore.explore_batch(batch, st.economy.state_floor, share, pc.explore_reach,
                                     st.seed(run_state.EXPLORE, int(st.step)),
-                                    st.optimising_agents)
+                                    st.optimising_agents, st.economy.n_common_states)
     return batch

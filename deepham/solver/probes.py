@@ -2,8 +2,8 @@
 
 A probe agent [S, G] lives in cross-section s [S, N]: it acts by the policy conditional on s,
 the cross-section moves on under the policy (its agents' actions, not the probe's), and next
-period the probe acts in the cross-section s became, in each outcome of the exogenous states.
-Its Euler error is the economy's `euler_errors` over those outcomes. Validation uses it to
+period the probe acts in the cross-section s became, in each outcome of the exogenous states
+(and at each node of the aggregate shock's quadrature, in an economy with one). Its Euler error is the economy's `euler_errors` over those outcomes. Validation uses it to
 measure every method at the same states (the constraint, the ergodic range and beyond it), and
 training (`policy.euler_weight`) uses its square as a penalty beside the utility objective, at
 probes drawn over the whole region `solver/explore.py` explores: a pointwise condition, which
@@ -24,6 +24,37 @@ def no_shocks(state: base.State) -> base.Shocks:
   dtype = state.x.dtype
   return base.Shocks(tf.zeros([B], dtype), tf.zeros([B, N], dtype), tf.zeros([B, N, 0], dtype),
                      tf.zeros([B, 0], dtype))
+
+
+def expectation_nodes(economy: base.Economy) -> list[tuple[float, np.ndarray | None]]:
+  """(weight, aggregate innovation [n_aggregate_noise] or None) over which next period's
+  expectations are taken beside the discrete outcomes: one node without continuous shocks, the
+  economy's aggregate quadrature with an aggregate shock. Idiosyncratic continuous shocks are
+  not integrated here (economies with them define an Euler residual instead)."""
+  if economy.n_agent_noise:
+    raise ValueError(f'{type(economy).__name__} has idiosyncratic continuous shocks: its '
+                     'expectations are not taken by quadrature here.')
+  if not economy.n_aggregate_noise:
+    return [(1.0, None)]
+  nodes, weights = economy.aggregate_quadrature()
+  return [(float(w), np.asarray(v, np.float64)) for v, w in zip(nodes, weights)]
+
+
+def has_expectation_nodes(economy: base.Economy) -> bool:
+  """Whether `expectation_nodes` covers every shock of the economy (Bellman and Euler errors
+  can then be exact up to the quadrature)."""
+  return not economy.n_agent_noise and (not economy.n_aggregate_noise
+                                        or economy.has_aggregate_quadrature)
+
+
+def node_shocks(state: base.State, node: np.ndarray | None) -> base.Shocks:
+  """The shocks of one expectation node for `state`: no discrete draws (the outcomes are taken
+  apart) and the node's aggregate innovation on every path."""
+  shocks = no_shocks(state)
+  if node is None:
+    return shocks
+  value = tf.constant(node[None], state.x.dtype)
+  return shocks._replace(aggregate_noise=tf.tile(value, [tf.shape(state.e)[0], 1]))
 
 
 def euler_errors(economy: base.Economy, policy, conditional_policy, own: base.State,
@@ -66,25 +97,29 @@ def euler_outcomes(economy: base.Economy, policy, conditional_policy, own: base.
   others = policy(cross_sections, aggs)
   aggs = economy.clear_markets(cross_sections, others, aggs)
   action = conditional_policy(own, cross_sections)
-  x_own, _ = economy.transition(own, action, aggs, no_shocks(own))
-  x_next, _ = economy.transition(cross_sections, others, aggs, no_shocks(cross_sections))
-  x_next = tf.stop_gradient(x_next)
   probs = economy.exogenous_outcomes(own)
   outcomes = []
-  for m, nxt in economy.outcome_states(x_own, own.z):
-    reference = base.State(x_next, cross_sections.e, nxt.z)
-    next_aggs = economy.aggregates(reference)
-    if economy.sets_prices:  # the prices the reference cross-section's next actions set
-      next_aggs = economy.clear_markets(reference, policy(reference, next_aggs), next_aggs)
-    outcomes.append((probs[..., m], nxt, next_aggs, conditional_policy(nxt, reference)))
+  for weight, node in expectation_nodes(economy):
+    x_own, _ = economy.transition(own, action, aggs, node_shocks(own, node))
+    x_next, _ = economy.transition(cross_sections, others, aggs,
+                                   node_shocks(cross_sections, node))
+    x_next = tf.stop_gradient(x_next)
+    for m, nxt in economy.outcome_states(x_own, own.z):
+      reference = base.State(x_next, cross_sections.e, nxt.z)
+      next_aggs = economy.aggregates(reference)
+      if economy.sets_prices:  # the prices the reference cross-section's next actions set
+        next_aggs = economy.clear_markets(reference, policy(reference, next_aggs), next_aggs)
+      outcomes.append((weight * probs[..., m], nxt, next_aggs,
+                       conditional_policy(nxt, reference)))
   return action, aggs, outcomes
 
 
 def draw_probes(cross_sections: base.State, floor, n_e: int, per_section: int, reach: float,
-                seed: tf.Tensor) -> base.State:
+                seed: tf.Tensor, n_common: int = 0) -> base.State:
   """`per_section` probe agents in each cross-section, their states drawn as explore.py draws
   explored states (from the floor to `reach` times the largest state of `cross_sections`) and
-  their idiosyncratic states uniformly."""
+  their idiosyncratic states uniformly; the last n_common columns (common states) are their
+  cross-section's."""
   s = tf.random.experimental.stateless_split(seed, 2)
   x = cross_sections.x
   S, n_x = tf.shape(cross_sections.z)[0], x.shape[-1]
@@ -92,7 +127,8 @@ def draw_probes(cross_sections: base.State, floor, n_e: int, per_section: int, r
   u = tf.random.stateless_uniform([S, per_section, n_x], s[1], dtype=x.dtype)
   x_max = tf.reduce_max(tf.reshape(x, [-1, n_x]), axis=0)
   floor = tf.constant(np.asarray(floor, dtype=np.float64), x.dtype)
-  return base.State(explore.draw(u, floor, x_max, reach), e, cross_sections.z)
+  x_own = explore.keep_common(explore.draw(u, floor, x_max, reach), x, n_common)
+  return base.State(x_own, e, cross_sections.z)
 
 
 class EulerPenalty:
@@ -110,7 +146,7 @@ class EulerPenalty:
   def __call__(self, cross_sections: base.State, seed: tf.Tensor) -> tf.Tensor:
     econ = self.economy
     own = draw_probes(cross_sections, econ.state_floor, econ.chain.n_e, self.per_section,
-                      self.reach, seed)
+                      self.reach, seed, econ.n_common_states)
     errors, _ = euler_errors(econ, lambda s, a: self.policy(s),
                              self.policy.conditional_policy, own, cross_sections)
     return tf.reduce_mean(tf.square(errors))

@@ -68,7 +68,7 @@ class TimeIteration:
     if not self.probes:
       return cross_sections
     extra = probes.draw_probes(cross_sections, econ.state_floor, econ.chain.n_e, self.probes,
-                               self.reach, seed)
+                               self.reach, seed, econ.n_common_states)
     return base.State(tf.concat([cross_sections.x, extra.x], 1),
                       tf.concat([cross_sections.e, extra.e], 1), cross_sections.z)
 

@@ -5,7 +5,8 @@
 where s'_i(a) is the next cross-section when agent i takes action a and everyone else follows the
 policy: agent i's own deviation moves the summaries of the cross-section (K, fixed and generalized
 moments) by its 1/N share. The expectation over the agent's next idiosyncratic state and the next
-aggregate state is exact (the chain's probabilities); the maximum over a is found by a grid that
+aggregate state is exact (the chain's probabilities), and over a continuous aggregate shock it is
+the economy's quadrature (`Economy.aggregate_quadrature`); the maximum over a is found by a grid that
 brackets it and golden-section search inside the bracket. The expectation error is the same
 expression at the policy's own action. Both are in value units.
 """
@@ -42,25 +43,30 @@ def _bellman_chunk(economy: base.Economy, method: methods_lib.Method, states: ba
                    n_grid: int, n_golden: int, draws: int = 0, seed=(0, 0)):
   """Expectation and optimality errors [S, N] for S cross-sections."""
   aggs = economy.aggregates(states)
-  shocks = probes.no_shocks(states)
   n = tf.cast(tf.shape(states.e)[1], states.x.dtype)
   value = method.value
   raw_now = value.raw(economy.distribution_inputs(states))
   v_now = value.evaluate(states, tf.reduce_mean(raw_now, axis=1, keepdims=True))
   a_pol = method.policy(states, aggs)
   aggs = economy.clear_markets(states, a_pol, aggs)  # an agent's deviation moves no price
-  x_pol, _ = economy.transition(states, a_pol, aggs, shocks)
-  raw_pol = value.raw(economy.distribution_inputs(base.State(x_pol, states.e, states.z)))
-  mean_pol = tf.reduce_mean(raw_pol, axis=1, keepdims=True)
+  # Per node of the aggregate shock's quadrature (one node without one): the shocks and the
+  # summaries of the next cross-section when everyone follows the policy.
+  nodes = []
+  for weight, node in probes.expectation_nodes(economy):
+    shocks = probes.node_shocks(states, node)
+    x_pol, _ = economy.transition(states, a_pol, aggs, shocks)
+    raw_pol = value.raw(economy.distribution_inputs(base.State(x_pol, states.e, states.z)))
+    nodes.append((weight, shocks, raw_pol, tf.reduce_mean(raw_pol, axis=1, keepdims=True)))
   probs = _outcome_probs(economy, states, draws, tf.cast(tf.stack(seed), tf.int64))
 
   def rhs(a):
-    x_a, u_a = economy.transition(states, a, aggs, shocks)
-    raw_a = value.raw(economy.distribution_inputs(base.State(x_a, states.e, states.z)))
-    mean_i = mean_pol + (raw_a - raw_pol) / n  # agent i's own next cross-section
-    ev = tf.zeros_like(u_a)
-    for m, own in economy.outcome_states(x_a, states.z):
-      ev += probs[..., m] * value.evaluate(own, mean_i)
+    ev = 0.0
+    for weight, shocks, raw_pol, mean_pol in nodes:
+      x_a, u_a = economy.transition(states, a, aggs, shocks)
+      raw_a = value.raw(economy.distribution_inputs(base.State(x_a, states.e, states.z)))
+      mean_i = mean_pol + (raw_a - raw_pol) / n  # agent i's own next cross-section
+      for m, own in economy.outcome_states(x_a, states.z):
+        ev += weight * probs[..., m] * value.evaluate(own, mean_i)
     return u_a + economy.beta * ev
 
   lo, hi = economy.action_bounds
@@ -107,8 +113,9 @@ def bellman_errors(economy: base.Economy, method: methods_lib.Method, states: ba
   states: cross-sections x [S, N, n_x], e [S, N], z [S]. Returns NumPy arrays [S, N]:
   'expectation', 'optimality' and, where defined, 'euler' (NaN for constrained agents).
   """
-  if economy.n_agent_noise or economy.n_aggregate_noise:
-    raise ValueError('exact Bellman errors need an economy without continuous shocks.')
+  if not probes.has_expectation_nodes(economy):
+    raise ValueError('Bellman errors need an economy without idiosyncratic continuous shocks '
+                     'and, with an aggregate one, its aggregate_quadrature.')
   bellman = tf.function(lambda s, i: _bellman_chunk(economy, method, s, n_grid, n_golden,
                                                     aggregate_draws, (17, i)))
   euler = (tf.function(lambda s: euler_lib.euler_chunk(economy, method, s))

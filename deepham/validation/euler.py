@@ -11,23 +11,26 @@ import numpy as np
 import tensorflow as tf
 
 from deepham.economies import base
+from deepham.solver import explore
 from deepham.solver import probes
 from deepham.validation import methods as methods_lib
 
 
 def euler_chunk(economy: base.Economy, method: methods_lib.Method, states: base.State):
   """(Euler errors [S, N], mask of unconstrained agents) for S cross-sections under `method`:
-  the expectation over the exact next exogenous states."""
+  the expectation over the exact next exogenous states (and the aggregate shock's quadrature)."""
   aggs = economy.aggregates(states)
   a_pol = method.policy(states, aggs)
   aggs = economy.clear_markets(states, a_pol, aggs)
-  x_pol, _ = economy.transition(states, a_pol, aggs, probes.no_shocks(states))
   probs = economy.exogenous_outcomes(states)
   outcomes = []
-  for m, nxt in economy.outcome_states(x_pol, states.z):
-    next_aggs = economy.aggregates(nxt)
-    act = method.policy(nxt, next_aggs)
-    outcomes.append((probs[..., m], nxt, economy.clear_markets(nxt, act, next_aggs), act))
+  for weight, node in probes.expectation_nodes(economy):
+    x_pol, _ = economy.transition(states, a_pol, aggs, probes.node_shocks(states, node))
+    for m, nxt in economy.outcome_states(x_pol, states.z):
+      next_aggs = economy.aggregates(nxt)
+      act = method.policy(nxt, next_aggs)
+      outcomes.append((weight * probs[..., m], nxt, economy.clear_markets(nxt, act, next_aggs),
+                       act))
   return economy.euler_errors(states, a_pol, aggs, outcomes)
 
 
@@ -120,9 +123,9 @@ def common_states_report(economy: base.Economy, methods: list[methods_lib.Method
   probe_x = floor + _PROBE_REACH * (x.max() - floor) * _PROBE_FRACTIONS
   n_e, G = economy.chain.n_e, len(_PROBE_FRACTIONS)
   S = int(union.z.shape[0])
-  own = base.State(
-      tf.constant(np.tile(np.repeat(probe_x, n_e), (S, 1))[..., None], union.x.dtype),
-      tf.constant(np.tile(np.tile(np.arange(n_e), G), (S, 1)), tf.int32), union.z)
+  x_own = explore.first_state_at(np.tile(np.repeat(probe_x, n_e), (S, 1)), union.x)
+  own = base.State(x_own, tf.constant(np.tile(np.tile(np.arange(n_e), G), (S, 1)), tf.int32),
+                   union.z)
   rows, arrays = [], {'common_probe_x': own.x.numpy()[0, :, 0]}
   for m in methods:
     errs = euler_errors_of(economy, m, union)

@@ -18,6 +18,7 @@ import tensorflow as tf
 
 from deepham import conventional
 from deepham.economies import base
+from deepham.solver import probes
 from deepham.solver import simulate
 from deepham.validation import bellman
 from deepham.validation import euler as euler_lib
@@ -53,7 +54,7 @@ def run(view, workdir: str) -> dict:
     states = base.State(*[tf.reshape(tf.gather(f, periods), tf.concat([[-1], tf.shape(f)[2:]], 0))
                           for f in path.states])
     row = dict(method=method.label, **stats)
-    if not (econ.n_agent_noise or econ.n_aggregate_noise):
+    if probes.has_expectation_nodes(econ):
       logging.info('validation: Bellman errors of %s at %d states', method.label,
                    int(states.z.shape[0]) * econ.n_agents)
       errs = bellman.bellman_errors(econ, method, states, cfg.n_grid, cfg.n_golden)

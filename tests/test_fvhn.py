@@ -1,0 +1,172 @@
+"""The financial-frictions economy (Fernández-Villaverde, Hurtado & Nuño; deepham/economies/fvhn.py):
+its equations, its common aggregate state, and the expectation over its continuous aggregate shock
+that validation and time iteration take by quadrature (issue 22)."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import deepham
+from configs import fvhn as fvhn_config
+from deepham import economies
+from deepham import errors
+from deepham import main
+from deepham.conventional import jfv_stationary
+from deepham.economies import base
+from deepham.economies import fvhn
+from deepham.solver import explore
+from deepham.solver import probes
+from deepham.solver import simulate
+from deepham.validation import euler as euler_lib
+from deepham.validation import methods as methods_lib
+
+
+def _economy(**overrides):
+  config = fvhn_config.get_config()
+  config.economy.update(dict(n_agents=6, **overrides))
+  return economies.make(config.economy)
+
+
+def _state(econ, n_paths=4, seed=0):
+  return simulate.as_state(econ.initial_state(n_paths, np.random.default_rng(seed)), tf.float64)
+
+
+def test_the_stationary_expert_keeps_its_net_worth_at_the_continuum_prices():
+  """Without aggregate shocks N is stationary where alpha K^(alpha-1) - delta = rho_hat: there
+  N' = N for any split of K into B and N, and r = rho_hat and w are the continuum solver's."""
+  econ = _economy(sigma=0.0)
+  K, r_dss, w_dss = jfv_stationary.JFVParams().prices()
+  for B in (0.5, 2.0, 3.0):
+    N = K - B
+    np.testing.assert_allclose(econ.next_net_worth(B, N, 0.0), N, rtol=1e-12)
+    r, w = econ.prices(B, N)
+    np.testing.assert_allclose([r, w], [r_dss, w_dss], rtol=1e-12)
+  # With less capital the expert earns more than it discounts and N grows; with more, it shrinks.
+  assert econ.next_net_worth(2.0, K - 2.1, 0.0) > K - 2.1
+  assert econ.next_net_worth(2.0, K - 1.9, 0.0) < K - 1.9
+
+
+def test_budget_identity_and_a_common_net_worth():
+  """a' = (1 + r dt) a + w z dt - C for every household, N' the same for all of them and equal
+  to the law of motion at the aggregates and the draw of omega."""
+  econ = _economy()
+  p = econ.params
+  state = _state(econ)
+  shocks = econ.draw_shocks(4, tf.constant([3, 4], tf.int64), tf.float64)
+  share = tf.random.stateless_uniform([4, 6, 1], [1, 2], 0.05, 0.9, tf.float64)
+  aggs = econ.aggregates(state)
+  x_next, utility = econ.transition(state, share, aggs, shocks)
+  B, N = aggs.numpy()[:, :1], aggs.numpy()[:, 1:]
+  r, w = econ.prices(B, N)
+  a = state.x.numpy()[..., 0]
+  z = np.asarray(p.z_values)[state.e.numpy()]
+  cash = (1 + r * p.dt) * a + w * z * p.dt
+  spend = share.numpy()[..., 0] * cash
+  np.testing.assert_allclose(x_next.numpy()[..., 0], cash - spend, rtol=1e-12)
+  n_next = econ.next_net_worth(B, N, shocks.aggregate_noise.numpy()[:, :1])
+  np.testing.assert_allclose(x_next.numpy()[..., 1], np.broadcast_to(n_next, a.shape),
+                             rtol=1e-12)
+  np.testing.assert_allclose(utility.numpy(), -p.dt / (spend / p.dt), rtol=1e-12)  # gamma = 2
+  # Simulated on, N stays common: every household's second state is the path's N.
+  path = simulate.Simulator(econ, lambda s, a: econ.initial_action(s, a), jit_compile=False
+                            ).path(state, tf.constant([0, 1], tf.int64), 30, keep_states=True)
+  x = path.states.x.numpy()
+  np.testing.assert_array_equal(x[..., 1], np.broadcast_to(x[..., :1, 1], x[..., 1].shape))
+
+
+def test_quadrature_gives_the_moments_of_the_net_worth_shock():
+  """The expectation nodes integrate N' exactly in its mean and variance: E N' is N' at
+  omega = 0 and the variance is (K sigma sqrt(dt))^2."""
+  econ = _economy()
+  p = econ.params
+  nodes = probes.expectation_nodes(econ)
+  assert len(nodes) == p.n_quadrature
+  weights = np.array([w for w, _ in nodes])
+  omega = np.array([v[0] for _, v in nodes])
+  np.testing.assert_allclose(weights.sum(), 1.0, rtol=1e-14)
+  B, N = 2.0, 1.7
+  n_next = econ.next_net_worth(B, N, omega)
+  mean = weights @ n_next
+  np.testing.assert_allclose(mean, econ.next_net_worth(B, N, 0.0), rtol=1e-14)
+  np.testing.assert_allclose(weights @ (n_next - mean) ** 2, ((B + N) * p.sigma) ** 2 * p.dt,
+                             rtol=1e-12)
+  # Without the shock there is one node and no aggregate innovation at all.
+  assert probes.expectation_nodes(_economy(sigma=0.0)) == [(1.0, None)]
+
+
+def test_euler_expectation_by_quadrature_matches_monte_carlo():
+  """The Euler errors' expectation over omega by the economy's 5-node quadrature equals the
+  mean over many draws of omega, within their sampling error (validation/euler.py,
+  solver/probes.py: the generic expectation over a continuous aggregate shock)."""
+  econ = _economy(sigma=0.05)  # a larger shock than the calibration's: a visible effect
+  state = _state(econ, n_paths=3)
+  rule = lambda s, a=None: econ.initial_action(s, econ.aggregates(s) if a is None else a)
+  method = methods_lib.Method('rule', 'rule', rule, None, None)
+  aggs = econ.aggregates(state)
+  action = rule(state, aggs)
+  by_quadrature = econ.euler_target(state, action, aggs, _outcomes(econ, state, action, rule))
+  omega = np.random.default_rng(1).standard_normal(400)
+  targets = np.stack([econ.euler_target(state, action, aggs, _outcomes(
+      econ, state, action, rule, [(1.0, np.array([o]))])).numpy() for o in omega])
+  # The target is u'^-1(beta E[...]): compare the expectations inside, through u'.
+  mu_q = econ.marginal_utility(by_quadrature).numpy()
+  mu_mc = econ.marginal_utility(tf.constant(targets)).numpy()  # one draw each
+  se = mu_mc.std(0) / np.sqrt(len(mu_mc))
+  assert np.all(np.abs(mu_mc.mean(0) - mu_q) < 4 * se + 1e-12)
+  assert np.all(mu_mc.std(0) > 0)  # the shock moves the target
+  # The same numbers through validation's own routine.
+  err, _ = euler_lib.euler_chunk(econ, method, state)
+  c = econ.consumption(state, action, aggs).numpy()
+  np.testing.assert_allclose(err.numpy(), np.abs(1 - by_quadrature.numpy() / c), rtol=1e-10)
+
+
+def _outcomes(econ, state, action, rule, nodes=None):
+  """(probability, next state, next aggregates, next action) over the discrete outcomes and the
+  nodes (default: the economy's quadrature), everyone following `rule`."""
+  aggs = econ.aggregates(state)
+  probs = econ.exogenous_outcomes(state)
+  out = []
+  for weight, node in nodes or probes.expectation_nodes(econ):
+    x_next, _ = econ.transition(state, action, aggs, probes.node_shocks(state, node))
+    for m, nxt in econ.outcome_states(x_next, state.z):
+      next_aggs = econ.aggregates(nxt)
+      out.append((weight * probs[..., m], nxt, next_aggs, rule(nxt, next_aggs)))
+  return out
+
+
+def test_explored_and_probe_agents_keep_their_cross_sections_net_worth():
+  econ = _economy()
+  state = _state(econ)
+  N = state.x.numpy()[:, :1, 1]
+  wide = explore.explore_agents(state, econ.state_floor, 1.0, 2.0, tf.constant([1, 1], tf.int64),
+                                econ.n_common_states)
+  assert not np.allclose(wide.x.numpy()[..., 0], state.x.numpy()[..., 0])
+  np.testing.assert_array_equal(wide.x.numpy()[..., 1], np.broadcast_to(N, (4, 6)))
+  own = probes.draw_probes(state, econ.state_floor, econ.chain.n_e, 7, 2.0,
+                           tf.constant([2, 2], tf.int64), econ.n_common_states)
+  np.testing.assert_array_equal(own.x.numpy()[..., 1], np.broadcast_to(N, (4, 7)))
+
+
+def test_bad_parameters_are_refused_with_the_field_named():
+  for field, value in (('sigma', -0.1), ('lambda1', 6.0), ('z1', 1.2), ('n_quadrature', 0)):
+    with pytest.raises(errors.ConfigError, match=rf'economy\.{field}'):
+      _economy(**{field: value})
+
+
+def test_tiny_solve_validates_by_bellman_errors_with_quadrature(tmp_path):
+  """A tiny solve with the aggregate shock runs to the end and its validation measures Bellman
+  and Euler errors (the expectation over omega by quadrature); its paths keep N common."""
+  config = fvhn_config.get_config('tiny')
+  summary = main.run(config, str(tmp_path), 'solve')
+  entry = summary['bellman_error']['deepham']
+  assert np.isfinite(entry['optimality_mean']) and np.isfinite(entry['euler_error_log10_mean'])
+  solution = deepham.load(str(tmp_path))
+  assert isinstance(solution.economy, fvhn.FVHN)
+  # The control variate needs discrete shocks only: refused with the shock, allowed without.
+  config.value.control_variate = True
+  with pytest.raises(errors.ConfigError, match=r'value\.control_variate'):
+    main.run(config, str(tmp_path / 'cv'), 'solve')
+  dss = fvhn_config.get_config('tiny,dss')
+  dss.value.control_variate = True
+  summary = main.run(dss, str(tmp_path / 'dss'), 'solve')
+  assert np.isfinite(summary['bellman_error']['deepham']['optimality_mean'])

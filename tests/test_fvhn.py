@@ -17,6 +17,7 @@ from deepham.economies import fvhn
 from deepham.solver import explore
 from deepham.solver import probes
 from deepham.solver import simulate
+from deepham.validation import bellman
 from deepham.validation import euler as euler_lib
 from deepham.validation import methods as methods_lib
 
@@ -161,7 +162,17 @@ def test_tiny_solve_validates_by_bellman_errors_with_quadrature(tmp_path):
   entry = summary['bellman_error']['deepham']
   assert np.isfinite(entry['optimality_mean']) and np.isfinite(entry['euler_error_log10_mean'])
   solution = deepham.load(str(tmp_path))
-  assert isinstance(solution.economy, fvhn.FVHN)
+  econ = solution.economy
+  assert isinstance(econ, fvhn.FVHN)
+  # Reported per unit of time, as the DeepHAM code and its Table 4 do: value units / dt.
+  method = methods_lib.methods_for(solution.view)[0]
+  states = base.State(*[f[:2] for f in solution.view.distribution])
+  per_time = bellman.bellman_errors(econ, method, states, 9, 5)['optimality']
+  econ.bellman_error_unit = 1.0
+  per_step = bellman.bellman_errors(econ, method, states, 9, 5)['optimality']
+  np.testing.assert_allclose(per_time, per_step / econ.params.dt, rtol=1e-6)
+  assert 'DeepHAM, 1 generalized moment (published)' not in open(
+      tmp_path / 'validation.csv').read()  # N = 8: Table 4 is for N = 50
   # The control variate needs discrete shocks only: refused with the shock, allowed without.
   config.value.control_variate = True
   with pytest.raises(errors.ConfigError, match=r'value\.control_variate'):

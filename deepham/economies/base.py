@@ -74,6 +74,9 @@ class Economy(abc.ABC):
   # shock, never from the agent's own columns); the solver never draws them agent by agent:
   # explored and probe agents take their cross-section's.
   n_common_states: int = 0
+  # Bellman errors are reported divided by this (value units per unit of time): the length of a
+  # period in an economy discretised from continuous time (FVHN: dt), 1 otherwise.
+  bellman_error_unit: float = 1.0
   # What a policy of this economy outputs, and what summary statistics mean (for logs and docs).
   action_name: str = 'action'
   aggregate_names: tuple[str, ...] = ('K',)

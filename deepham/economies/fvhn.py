@@ -116,6 +116,13 @@ class FVHN(base.ConsumptionSavings):
     self.action_bounds = (base.MIN_SHARE, 1.0)
     self.human_wealth = params.human_wealth
     self.n_floor = N_FLOOR_SHARE * params.start[1]
+    self.bellman_error_unit = params.dt  # per unit of time, as the DeepHAM code reports them
+
+  @property
+  def published_table(self):
+    """Han, Yang & E's Table 4 (mean Bellman errors per unit of time), for N = 50 with the
+    aggregate shock."""
+    return 'han_yang_e_2025_table4' if self.n_agents == 50 and self.params.sigma > 0 else None
 
   # --- economics (NumPy or TF) -------------------------------------------------------------------
   def prices(self, B, N):

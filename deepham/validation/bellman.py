@@ -111,7 +111,8 @@ def bellman_errors(economy: base.Economy, method: methods_lib.Method, states: ba
   """Bellman (and, for consumption-savings economies, Euler) errors at every agent of `states`.
 
   states: cross-sections x [S, N, n_x], e [S, N], z [S]. Returns NumPy arrays [S, N]:
-  'expectation', 'optimality' and, where defined, 'euler' (NaN for constrained agents).
+  'expectation', 'optimality' (in value units per `economy.bellman_error_unit`) and, where
+  defined, 'euler' (NaN for constrained agents).
   """
   if not probes.has_expectation_nodes(economy):
     raise ValueError('Bellman errors need an economy without idiosyncratic continuous shocks '
@@ -132,7 +133,10 @@ def bellman_errors(economy: base.Economy, method: methods_lib.Method, states: ba
       err, ok = euler(part)
       out['euler'].append(np.where(ok.numpy(), err.numpy(), np.nan))
     prog.update(min(start + chunk, S))
-  return {k: np.concatenate(v, axis=0) for k, v in out.items() if v}
+  out = {k: np.concatenate(v, axis=0) for k, v in out.items() if v}
+  for key in ('expectation', 'optimality'):
+    out[key] = out[key] / economy.bellman_error_unit
+  return out
 
 
 def error_table_row(errors: dict) -> dict:

@@ -24,7 +24,7 @@ from deepham.validation import methods as methods_lib
 
 def _economy(**overrides):
   config = fvhn_config.get_config()
-  config.economy.update(dict(n_agents=6, **overrides))
+  config.economy.update({'n_agents': 6, **overrides})
   return economies.make(config.economy)
 
 
@@ -181,3 +181,34 @@ def test_tiny_solve_validates_by_bellman_errors_with_quadrature(tmp_path):
   dss.value.control_variate = True
   summary = main.run(dss, str(tmp_path / 'dss'), 'solve')
   assert np.isfinite(summary['bellman_error']['deepham']['optimality_mean'])
+
+
+def test_stationary_benchmark_keeps_the_continuum_at_its_steady_state():
+  """The conventional method without aggregate shocks (conventional/jfv_stationary.Benchmark):
+  its policy is the stationary HJB's consumption, and in a large economy started from the
+  continuum's stationary distribution B and N stay near the continuum's (finite N and the
+  discrete step move them by a little)."""
+  from deepham import conventional  # pylint: disable=g-import-not-at-top
+  econ = _economy(sigma=0.0, n_agents=2000)
+  bench = conventional.load_benchmark(econ, '')
+  sol = bench.solution
+  # Its consumption at grid points, against the HJB's c(a, z) dt over cash on hand.
+  rng = np.random.default_rng(0)
+  idx = rng.choice(len(sol.a), size=(1, 2000), p=sol.mass.sum(1))
+  e = (rng.uniform(size=(1, 2000)) < sol.mass[idx, 1] / sol.mass[idx].sum(-1)).astype(np.int32)
+  x = np.stack([sol.a[idx], np.full((1, 2000), sol.N)], -1)
+  state = base.State(tf.constant(x), tf.constant(e), tf.zeros([1], tf.int32))
+  aggs = econ.aggregates(state)
+  np.testing.assert_allclose(aggs.numpy()[0], [sol.B, sol.N], rtol=0.02)
+  share = bench.policy(state, aggs).numpy()[0, :, 0]
+  cash = econ.cash(state, aggs).numpy()[0]
+  spend = np.minimum(sol.c[idx[0], e[0]] * econ.params.dt, cash)
+  np.testing.assert_allclose(share * cash, spend, rtol=1e-9)
+  path = simulate.Simulator(econ, bench.policy, jit_compile=False).path(
+      state, tf.constant([0, 1], tf.int64), 200)
+  B = path.aggregates.numpy()[:, 0, 0]
+  assert abs(B[-50:].mean() / sol.B - 1) < 0.05, (B[-50:].mean(), sol.B)
+  # With the shock it is refused as a benchmark (it serves as a starting rule only).
+  with pytest.raises(errors.ConfigError, match='no conventional benchmark'):
+    conventional.load_benchmark(_economy(), '')
+  assert conventional.load_benchmark(_economy(), '', initial_rule=True).solution.converged

@@ -25,6 +25,12 @@ def _aiyagari(economy, path):
   return aiyagari.Benchmark(aiyagari.AiyagariSolution.load(path), economy)
 
 
+def _fvhn_stationary(economy, path):
+  del path  # solved from the economy's parameters, in a fraction of a second
+  from deepham.conventional import jfv_stationary  # pylint: disable=g-import-not-at-top
+  return jfv_stationary.Benchmark(economy)
+
+
 def _without_aggregate_shocks(economy) -> bool:
   return not economy.params.aggregate_shocks
 
@@ -37,6 +43,7 @@ def _without_aggregate_shocks(economy) -> bool:
 REGISTRY = {
     'ks': (_ks, lambda economy: True),
     'davila': (_aiyagari, _without_aggregate_shocks),  # the stationary equilibrium
+    'fvhn': (_fvhn_stationary, lambda economy: economy.params.sigma == 0),  # the same
 }
 
 

@@ -54,6 +54,7 @@ from absl import logging
 import numpy as np
 from scipy import sparse
 from scipy.sparse import linalg as sparse_linalg
+import tensorflow as tf
 
 from deepham import errors
 
@@ -286,3 +287,61 @@ def grid_limit(params: JFVParams) -> GridLimit:
   fine = solve_stationary(dataclasses.replace(params, n_a=2 * params.n_a - 1))
   B = 2 * fine.B - coarse.B
   return GridLimit(B, coarse.K - B, coarse.B, fine.B)
+
+
+# Grid of the benchmark below: four times the original's density, B within 1% of the grid
+# limit (the module docstring: B(da) ~ 2.01376 - 4 da).
+BENCHMARK_GRID_POINTS = 4001
+
+
+class Benchmark:
+  """The stationary equilibrium's policy and value used in the N-household FVHN economy without
+  aggregate shocks (deepham/economies/fvhn.py, sigma = 0): the conventional method beside
+  DeepHAM there. Each household consumes c(a, z) of the continuum's stationary HJB solution for
+  the step (C = c dt, at most its cash on hand) at the prices of its own N-household economy;
+  its value is the continuum's V(a, z), which ignores the cross-section. Solved on construction
+  (a fraction of a second) from the economy's parameters; with the aggregate shock (sigma > 0)
+  it is only a starting rule (init.policy='benchmark'), not a benchmark."""
+  key = 'stationary'  # summary.json key
+  name = 'Stationary HJB (continuum)'
+  aggregate_forecast = None  # its agents expect constant prices
+
+  def __init__(self, economy):
+    p = economy.params
+    self.economy = economy
+    self.params = JFVParams(gamma=p.gamma, rho=p.rho, rho_hat=p.rho_hat, alpha=p.alpha,
+                            delta=p.delta, z1=p.z1, lambda1=p.lambda1, lambda2=p.lambda2,
+                            n_a=BENCHMARK_GRID_POINTS)
+    self.solution = solve_stationary(self.params)
+    if not self.solution.converged:
+      raise errors.ConfigError('the stationary benchmark did not converge.')
+
+  def _table(self, values: np.ndarray, state):
+    """Linear interpolation in a of values [n_a, 2] at every agent of `state` (clamped to the
+    grid), the column of each agent's productivity."""
+    a = self.solution.a
+    dtype = state.x.dtype
+    s = tf.clip_by_value(state.x[..., 0] / a[-1], 0.0, 1.0) * (len(a) - 1)
+    i = tf.minimum(tf.cast(tf.floor(s), tf.int32), len(a) - 2)
+    w = s - tf.cast(i, dtype)
+    table = tf.constant(values.T, dtype)  # [z, a]
+    rows = tf.gather(table, state.e)  # [B, N, n_a]
+    left = tf.gather(rows, i, batch_dims=2)
+    right = tf.gather(rows, i + 1, batch_dims=2)
+    return left + w * (right - left)
+
+  def policy(self, state, aggregates):
+    from deepham.economies import base  # pylint: disable=g-import-not-at-top
+    cash = self.economy.cash(state, aggregates)
+    spend = self._table(self.solution.c, state) * self.economy.params.dt
+    return tf.clip_by_value(spend / cash, base.MIN_SHARE, 1.0)[..., None]
+
+  def raw(self, dist):
+    return dist[..., :0]  # the stationary value ignores the cross-section
+
+  def evaluate(self, own, mean_raw):
+    del mean_raw
+    return self._table(self.solution.V, own)
+
+  def conditional_policy(self, own, reference):
+    return self.policy(own, self.economy.aggregates(reference))

@@ -212,13 +212,8 @@ class Benchmark:
                                  f'{solution.economy[key]}; economy.{key} differs.')
 
   def _table(self, name, state):
-    g = self.solution.a_grid
-    table = tf.constant(getattr(self.solution, name), state.x.dtype)  # [e, i]
-    i, w = g.locate_tf(state.x[..., 0])
-    rows = tf.gather(table, state.e)  # [B, N, i]
-    left = tf.gather(rows, i, batch_dims=2)
-    right = tf.gather(rows, i + 1, batch_dims=2)
-    return left + w * (right - left)
+    return self.solution.a_grid.lookup_tf(getattr(self.solution, name), state.x[..., 0],
+                                          state.e)  # tables [e, i]
 
   def policy(self, state, aggregates):
     cash = self.economy.cash(state, aggregates)

@@ -45,6 +45,16 @@ class PowerGrid:
     left, right = tf.gather(pts, i), tf.gather(pts, i + 1)
     return i, (x - left) / (right - left)
 
+  def lookup_tf(self, table: np.ndarray, x: tf.Tensor, row: tf.Tensor) -> tf.Tensor:
+    """Linear interpolation (and extrapolation, as `locate_tf`) of table[row] at x, for a table
+    [R, n] on this grid and x, row of one shape (per agent: the row of its idiosyncratic
+    state)."""
+    i, w = self.locate_tf(x)
+    rows = tf.gather(tf.constant(table, x.dtype), row)  # [..., n]
+    left = tf.gather(rows, i, batch_dims=len(x.shape))
+    right = tf.gather(rows, i + 1, batch_dims=len(x.shape))
+    return left + w * (right - left)
+
 
 def interp_rows(x_query: np.ndarray, xp: np.ndarray, fp: np.ndarray) -> np.ndarray:
   """Linear interpolation, with linear extrapolation, of each row of (xp, fp) at x_query.

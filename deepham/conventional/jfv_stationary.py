@@ -57,6 +57,7 @@ from scipy.sparse import linalg as sparse_linalg
 import tensorflow as tf
 
 from deepham import errors
+from deepham.conventional import grids as grids_lib
 
 # The DeepHAM reference point (frankhan91/DeepHAM, src/param.py, JFVParam.k_dss and N_dss).
 DEEPHAM_B = 1.8718155468494229
@@ -313,22 +314,14 @@ class Benchmark:
                             delta=p.delta, z1=p.z1, lambda1=p.lambda1, lambda2=p.lambda2,
                             n_a=BENCHMARK_GRID_POINTS)
     self.solution = solve_stationary(self.params)
+    self.grid = grids_lib.PowerGrid(self.params.n_a, 0.0, self.params.a_max)
     if not self.solution.converged:
       raise errors.ConfigError('the stationary benchmark did not converge.')
 
   def _table(self, values: np.ndarray, state):
-    """Linear interpolation in a of values [n_a, 2] at every agent of `state` (clamped to the
-    grid), the column of each agent's productivity."""
-    a = self.solution.a
-    dtype = state.x.dtype
-    s = tf.clip_by_value(state.x[..., 0] / a[-1], 0.0, 1.0) * (len(a) - 1)
-    i = tf.minimum(tf.cast(tf.floor(s), tf.int32), len(a) - 2)
-    w = s - tf.cast(i, dtype)
-    table = tf.constant(values.T, dtype)  # [z, a]
-    rows = tf.gather(table, state.e)  # [B, N, n_a]
-    left = tf.gather(rows, i, batch_dims=2)
-    right = tf.gather(rows, i + 1, batch_dims=2)
-    return left + w * (right - left)
+    """Linear interpolation in a of values [n_a, 2] at every agent of `state` (linear beyond
+    the grid), the column of each agent's productivity."""
+    return self.grid.lookup_tf(values.T, state.x[..., 0], state.e)
 
   def policy(self, state, aggregates):
     from deepham.economies import base  # pylint: disable=g-import-not-at-top

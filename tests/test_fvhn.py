@@ -11,6 +11,8 @@ from configs import fvhn as fvhn_config
 from deepham import economies
 from deepham import errors
 from deepham import main
+from deepham import conventional
+from deepham.conventional import fvhn_ks
 from deepham.conventional import jfv_stationary
 from deepham.economies import base
 from deepham.economies import fvhn
@@ -188,7 +190,6 @@ def test_stationary_benchmark_keeps_the_continuum_at_its_steady_state():
   its policy is the stationary HJB's consumption, and in a large economy started from the
   continuum's stationary distribution B and N stay near the continuum's (finite N and the
   discrete step move them by a little)."""
-  from deepham import conventional  # pylint: disable=g-import-not-at-top
   econ = _economy(sigma=0.0, n_agents=2000)
   bench = conventional.load_benchmark(econ, '')
   sol = bench.solution
@@ -208,7 +209,81 @@ def test_stationary_benchmark_keeps_the_continuum_at_its_steady_state():
       state, tf.constant([0, 1], tf.int64), 200)
   B = path.aggregates.numpy()[:, 0, 0]
   assert abs(B[-50:].mean() / sol.B - 1) < 0.05, (B[-50:].mean(), sol.B)
-  # With the shock it is refused as a benchmark (it serves as a starting rule only).
-  with pytest.raises(errors.ConfigError, match='no conventional benchmark'):
-    conventional.load_benchmark(_economy(), '')
-  assert conventional.load_benchmark(_economy(), '', initial_rule=True).solution.converged
+  # With the shock the benchmark is the KS-type method's, from its file.
+  with pytest.raises(errors.ConfigError, match='no FVHN KS-type solution'):
+    conventional.load_benchmark(_economy(), '/nonexistent/fvhn_ks.npz')
+
+
+def test_ks_type_household_problem_is_the_stationary_one_at_stationary_prices():
+  """With a vanishing shock, the PLM B' = B and (B, N) at the continuum's stationary point, prices
+  are constant forever: the EGM policy is then the stationary HJB's, up to the time step (the
+  discrete-time problem with dt = 0.2 against the continuous-time one): within 1%."""
+  econ = _economy(sigma=1e-6)
+  st = jfv_stationary.solve_stationary(jfv_stationary.JFVParams(n_a=4001))
+  options = fvhn_ks.Options(n_a=120, n_B=3, B_range=(st.B - 0.5, st.B + 0.5), n_N=3,
+                            N_range=(st.N - 0.5, st.N + 0.5))
+  solver = fvhn_ks.Solver(econ, options)
+  c, _ = solver.egm(np.array([0.0, 1.0, 0.0]))
+  a = solver.a
+  inside = (a > 0.1) & (a < 15)
+  for z in (0, 1):
+    hjb = np.interp(a, st.a, st.c[:, z])
+    np.testing.assert_allclose(c[z, 1, 1][inside], hjb[inside], rtol=0.01)
+
+
+def test_ks_type_solution_value_and_benchmark_are_consistent(tmp_path):
+  """A small KS-type solve: its value satisfies the Bellman equation of its policy at grid
+  states (an independent interpolation), it stores and loads, and as a benchmark in the
+  N-household economy it reads its tables at grid states and refuses another calibration."""
+  econ = _economy()
+  options = fvhn_ks.Options(n_a=40, n_B=3, n_N=5, periods=300, burn=50, outer_max=2,
+                            egm_tol=1e-7, value_tol=1e-8)
+  solver = fvhn_ks.Solver(econ, options)
+  sol = solver.solve()
+  p = econ.params
+  # Bellman equation of the policy at a few grid states.
+  c, v = sol.consumption, sol.value
+  B_next = np.exp(sol.plm[0] + sol.plm[1] * np.log(solver.B) + sol.plm[2] * np.log(solver.N))
+  nodes, weights = econ.aggregate_quadrature()
+  for z, j, k, i in ((0, 1, 2, 5), (1, 0, 4, 20), (1, 2, 1, 39)):
+    B, N, a = solver.B[j, k], solver.N[j, k], solver.a[i]
+    r, w = econ.prices(B, N)
+    a_next = (1 + r * p.dt) * a + w * p.z_values[z] * p.dt - c[z, j, k, i] * p.dt
+    ev = 0.0
+    for omega, wq in zip(nodes[:, 0], weights):
+      N_next = econ.next_net_worth(B, N, omega)
+      for zn in (0, 1):
+        ev += wq * solver.P[z, zn] * _trilinear(sol, v[zn], B_next[j, k], N_next, a_next)
+    rhs = p.dt * (-1 / c[z, j, k, i]) + p.beta * ev
+    np.testing.assert_allclose(v[z, j, k, i], rhs, rtol=1e-6)
+  path = str(tmp_path / 'ks.npz')
+  sol.save(path)
+  bench = conventional.load_benchmark(econ, path)
+  assert bench.key == 'ks_type'
+  # At a grid state the benchmark's consumption and value are the tables'.
+  j, k = 1, 2
+  x = np.stack([np.broadcast_to(sol.B_grid.points[j], (1, 6)),
+                np.full((1, 6), sol.N_grid.points[k])], -1)
+  x[0, :3, 0] = solver.a[[3, 10, 30]]
+  x[0, 3:, 0] = 2 * sol.B_grid.points[j] - x[0, :3, 0]  # mean a = B_j
+  e = np.array([[0, 1, 0, 1, 0, 1]], np.int32)
+  state = base.State(tf.constant(x), tf.constant(e), tf.zeros([1], tf.int32))
+  aggs = econ.aggregates(state)
+  np.testing.assert_allclose(aggs.numpy()[0], [sol.B_grid.points[j], sol.N_grid.points[k]])
+  spend = (bench.policy(state, aggs)[..., 0] * econ.cash(state, aggs)).numpy()[0, :3]
+  np.testing.assert_allclose(spend, c[[0, 1, 0], j, k, [3, 10, 30]] * p.dt, rtol=1e-9)
+  value = bench.evaluate(state, tf.reduce_mean(bench.raw(x), axis=1, keepdims=True))
+  np.testing.assert_allclose(value.numpy()[0, :3], v[[0, 1, 0], j, k, [3, 10, 30]], rtol=1e-9)
+  with pytest.raises(errors.ConfigError, match='rho_hat'):
+    conventional.load_benchmark(_economy(rho_hat=0.045), path)
+
+
+def _trilinear(sol, table, B, N, a):
+  """table [nB, nN, na] at (B, N, a): bilinear in (B, N) clamped, linear in a."""
+  iB, wB = sol.B_grid.locate(np.array(B))
+  iN, wN = sol.N_grid.locate(np.array(N))
+  ia, wa = sol.a_grid.locate(np.array(a))
+  wB, wN = np.clip(wB, 0, 1), np.clip(wN, 0, 1)
+  f = lambda j, k: (1 - wa) * table[j, k, ia] + wa * table[j, k, ia + 1]
+  return ((1 - wB) * ((1 - wN) * f(iB, iN) + wN * f(iB, iN + 1))
+          + wB * ((1 - wN) * f(iB + 1, iN) + wN * f(iB + 1, iN + 1)))

@@ -25,10 +25,14 @@ def _aiyagari(economy, path):
   return aiyagari.Benchmark(aiyagari.AiyagariSolution.load(path), economy)
 
 
-def _fvhn_stationary(economy, path):
-  del path  # solved from the economy's parameters, in a fraction of a second
-  from deepham.conventional import jfv_stationary  # pylint: disable=g-import-not-at-top
-  return jfv_stationary.Benchmark(economy)
+def _fvhn(economy, path):
+  """Without aggregate shocks the stationary HJB solution, solved from the economy's parameters
+  in a fraction of a second (`path` unused); with them the KS-type solution stored at `path`."""
+  if economy.params.sigma == 0:
+    from deepham.conventional import jfv_stationary  # pylint: disable=g-import-not-at-top
+    return jfv_stationary.Benchmark(economy)
+  from deepham.conventional import fvhn_ks  # pylint: disable=g-import-not-at-top
+  return fvhn_ks.Benchmark(fvhn_ks.Solution.load(path), economy)
 
 
 def _without_aggregate_shocks(economy) -> bool:
@@ -43,7 +47,7 @@ def _without_aggregate_shocks(economy) -> bool:
 REGISTRY = {
     'ks': (_ks, lambda economy: True),
     'davila': (_aiyagari, _without_aggregate_shocks),  # the stationary equilibrium
-    'fvhn': (_fvhn_stationary, lambda economy: economy.params.sigma == 0),  # the same
+    'fvhn': (_fvhn, lambda economy: True),
 }
 
 

@@ -301,8 +301,8 @@ class Benchmark:
   DeepHAM there. Each household consumes c(a, z) of the continuum's stationary HJB solution for
   the step (C = c dt, at most its cash on hand) at the prices of its own N-household economy;
   its value is the continuum's V(a, z), which ignores the cross-section. Solved on construction
-  (a fraction of a second) from the economy's parameters; with the aggregate shock (sigma > 0)
-  it is only a starting rule (init.policy='benchmark'), not a benchmark."""
+  (a fraction of a second) from the economy's parameters. With the aggregate shock (sigma > 0)
+  the benchmark is the KS-type method's (conventional/fvhn_ks.py)."""
   key = 'stationary'  # summary.json key
   name = 'Stationary HJB (continuum)'
   aggregate_forecast = None  # its agents expect constant prices

@@ -27,7 +27,9 @@ def fvhn_economy(n_agents: int = 50) -> ml_collections.ConfigDict:
 
 
 VARIANTS = {
-    'dss': dict(economy=dict(sigma=0.0)),  # no aggregate shocks: N moves only with B
+    # No aggregate shocks: N moves only with B; every shock is discrete, so the value's control
+    # variate applies.
+    'dss': dict(economy=dict(sigma=0.0), value=dict(control_variate=True)),
     'n10': dict(economy=dict(n_agents=10)),
     # A few seconds on a CPU: for tests and smoke runs; far too small for accuracy.
     'tiny': dict(
@@ -53,5 +55,9 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   # The capital-quality shock is continuous: the value's control variate (exact over discrete
   # outcomes only) does not apply.
   config.value.control_variate = False
+  # The conventional benchmark: with the shock the KS-type method's solution
+  # (python -m deepham.conventional.fvhn_ks), without it the stationary HJB solution, solved
+  # when the run is validated.
+  config.init.benchmark = 'data/fvhn_ks/solution.npz'
   config = common.apply_variants(config, arg, VARIANTS)
   return config

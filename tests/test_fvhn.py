@@ -1,6 +1,7 @@
-"""The financial-frictions economy (Fernández-Villaverde, Hurtado & Nuño; deepham/economies/fvhn.py):
-its equations, its common aggregate state, and the expectation over its continuous aggregate shock
-that validation and time iteration take by quadrature (issue 22)."""
+"""The financial-frictions economy (Fernández-Villaverde, Hurtado & Nuño;
+deepham/economies/fvhn.py): its equations, its common aggregate state, the expectation over its
+continuous aggregate shock that validation and time iteration take by quadrature, and its
+conventional benchmarks (issue 22)."""
 
 import numpy as np
 import pytest

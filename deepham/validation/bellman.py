@@ -5,10 +5,11 @@
 where s'_i(a) is the next cross-section when agent i takes action a and everyone else follows the
 policy: agent i's own deviation moves the summaries of the cross-section (K, fixed and generalized
 moments) by its 1/N share. The expectation over the agent's next idiosyncratic state and the next
-aggregate state is exact (the chain's probabilities), and over a continuous aggregate shock it is
-the economy's quadrature (`Economy.aggregate_quadrature`); the maximum over a is found by a grid that
-brackets it and golden-section search inside the bracket. The expectation error is the same
-expression at the policy's own action. Both are in value units.
+aggregate state is exact (the chain's probabilities), and over a continuous aggregate shock it
+is the economy's quadrature (`Economy.aggregate_quadrature`); the maximum over a is found by a
+grid that brackets it and golden-section search inside the bracket. The expectation error is
+the same expression at the policy's own action. Both are in value units (per unit of time in an
+economy with `bellman_error_unit`, the length of its period).
 """
 
 import numpy as np

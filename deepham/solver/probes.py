@@ -6,8 +6,9 @@ period the probe acts in the cross-section s became, in each outcome of the exog
 (and at each node of the aggregate shock's quadrature, in an economy with one). Its Euler error
 is the economy's `euler_errors` over those outcomes. Validation uses it to measure every method
 at the same states (the constraint, the ergodic range and beyond it), and training
-(`policy.euler_weight`) uses its square as a penalty beside the utility objective, at probes drawn over the whole region `solver/explore.py` explores: a pointwise condition, which
-the utility objective lacks where the simulated paths rarely go. Time iteration
+(`policy.euler_weight`) uses its square as a penalty beside the utility objective, at probes
+drawn over the whole region `solver/explore.py` explores: a pointwise condition, which the
+utility objective lacks where the simulated paths rarely go. Time iteration
 (solver/time_iteration.py) fits the policy to the Euler equation's targets at such probes.
 """
 

@@ -63,6 +63,15 @@ def _aiyagari_parts(config):
           aiyagari.AiyagariSolution.load)
 
 
+def _jfv_parts(config):
+  """The financial-frictions economy's conventional solution (KS-type with aggregate shocks,
+  stationary without)."""
+  from deepham.conventional import fvhn_ks  # pylint: disable=g-import-not-at-top
+  from deepham.economies import fvhn  # pylint: disable=g-import-not-at-top
+  return (fvhn.FVHNParams.from_config(config.economy),
+          fvhn_ks.Options.from_config(config.jfv_method), fvhn_ks.solve, fvhn_ks.load)
+
+
 def _ks_figures(sol, workdir: str) -> None:
   from deepham import figures  # pylint: disable=g-import-not-at-top
   figures.ks_solution_figures(sol, os.path.join(workdir, 'figures'))
@@ -102,6 +111,7 @@ PROGRAMS = {
     'krusell_smith': _conventional('krusell_smith', 'ks_solution.npz', _krusell_smith_parts,
                                    after=_ks_figures),
     'aiyagari': _conventional('aiyagari', 'aiyagari_solution.npz', _aiyagari_parts),
+    'jfv_benchmark': _conventional('jfv_benchmark', 'jfv_solution.npz', _jfv_parts),
 }
 METHODS = tuple(PROGRAMS)
 

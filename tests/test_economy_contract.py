@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from configs import brock_mirman, covarrubias, davila, fvhn, investment_lq, ks_game
+from configs import brock_mirman, covarrubias, davila, investment_lq, jfv, ks_game
 from deepham import economies
 from deepham import validation
 from deepham.economies import base
@@ -16,7 +16,7 @@ from deepham.solver import simulate
 # economy adds its line here).
 CONFIGS = {'ks': (ks_game, 'n_agents'), 'brock_mirman': (brock_mirman, 'n_agents'),
            'investment': (investment_lq, 'n_agents'), 'davila': (davila, 'n_agents'),
-           'covarrubias': (covarrubias, 'n_households'), 'fvhn': (fvhn, 'n_agents')}
+           'covarrubias': (covarrubias, 'n_households'), 'fvhn': (jfv, 'n_agents')}
 
 
 def test_every_registered_economy_has_a_config_here():

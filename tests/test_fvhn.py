@@ -8,7 +8,7 @@ import pytest
 import tensorflow as tf
 
 import deepham
-from configs import fvhn as fvhn_config
+from configs import jfv as jfv_config
 from deepham import economies
 from deepham import errors
 from deepham import main
@@ -26,7 +26,7 @@ from deepham.validation import methods as methods_lib
 
 
 def _economy(**overrides):
-  config = fvhn_config.get_config()
+  config = jfv_config.get_config()
   config.economy.update({'n_agents': 6, **overrides})
   return economies.make(config.economy)
 
@@ -160,7 +160,7 @@ def test_bad_parameters_are_refused_with_the_field_named():
 def test_tiny_solve_validates_by_bellman_errors_with_quadrature(tmp_path):
   """A tiny solve with the aggregate shock runs to the end and its validation measures Bellman
   and Euler errors (the expectation over omega by quadrature); its paths keep N common."""
-  config = fvhn_config.get_config('tiny')
+  config = jfv_config.get_config('tiny')
   summary = main.run(config, str(tmp_path), 'solve')
   entry = summary['bellman_error']['deepham']
   assert np.isfinite(entry['optimality_mean']) and np.isfinite(entry['euler_error_log10_mean'])
@@ -180,7 +180,7 @@ def test_tiny_solve_validates_by_bellman_errors_with_quadrature(tmp_path):
   config.value.control_variate = True
   with pytest.raises(errors.ConfigError, match=r'value\.control_variate'):
     main.run(config, str(tmp_path / 'cv'), 'solve')
-  dss = fvhn_config.get_config('tiny,dss')
+  dss = jfv_config.get_config('tiny,dss')
   dss.value.control_variate = True
   summary = main.run(dss, str(tmp_path / 'dss'), 'solve')
   assert np.isfinite(summary['bellman_error']['deepham']['optimality_mean'])
@@ -288,3 +288,39 @@ def _trilinear(sol, table, B, N, a):
   f = lambda j, k: (1 - wa) * table[j, k, ia] + wa * table[j, k, ia + 1]
   return ((1 - wB) * ((1 - wN) * f(iB, iN) + wN * f(iB, iN + 1))
           + wB * ((1 - wN) * f(iB + 1, iN) + wN * f(iB + 1, iN + 1)))
+
+
+def test_the_benchmark_program_solves_and_reloads_both_economies(tmp_path):
+  """python run.py --config=configs/jfv_benchmark.py: without aggregate shocks the stationary
+  equilibrium (mean_B, mean_N the continuum's), with them the KS-type solution (here on small
+  grids and a short simulation); 'validate' reloads what 'solve' stored."""
+  from configs import jfv_benchmark  # pylint: disable=g-import-not-at-top
+  config = jfv_benchmark.get_config()
+  config.economy.aggregate_shocks = False
+  summary = main.run(config, str(tmp_path / 'dss'), 'solve')
+  st = jfv_stationary.solve_stationary(jfv_stationary.JFVParams(n_a=4001))
+  assert summary['mean_B'] == pytest.approx(st.B, rel=1e-9)
+  assert summary['mean_N'] == pytest.approx(st.N, rel=1e-9)
+  assert main.run(config, str(tmp_path / 'dss'), 'validate')['mean_B'] == summary['mean_B']
+  config = jfv_benchmark.get_config()
+  config.jfv_method.update(dict(n_a=40, n_B=3, n_N=5, periods=300, burn=50, outer_max=2))
+  summary = main.run(config, str(tmp_path / 'sss'), 'solve')
+  assert summary['method'] == 'jfv_benchmark' and summary['outer_iterations'] == 2
+  assert 1.0 < summary['mean_B'] < 3.0 and 1.0 < summary['mean_N'] < 3.0
+  bench = conventional.load_benchmark(_economy(), str(tmp_path / 'sss' / 'jfv_solution.npz'))
+  assert bench.key == 'ks_type'
+  config.jfv_method.damping = 1.5
+  with pytest.raises(errors.ConfigError, match='damping'):
+    main.run(config, str(tmp_path / 'bad'), 'solve')
+
+
+def test_shipped_ks_type_solution_rests_at_the_reference_stochastic_steady_state():
+  """The shipped KS-type solution (data/jfv_benchmark, made by configs/jfv_benchmark.py): its
+  law of motion fits, and without shocks its continuum comes to rest within 2% of the DeepHAM
+  code's stochastic steady state (B = 1.99036, N = 1.68378)."""
+  econ = _economy()
+  sol = fvhn_ks.Solution.load(conventional.resolve('data/jfv_benchmark/jfv_solution.npz'))
+  assert sol.meta['converged'] and sol.meta['history'][-1]['r2'] > 0.9999
+  B, N = fvhn_ks.Solver(econ).simulate(sol.consumption, np.zeros(3000), *econ.params.start)
+  np.testing.assert_allclose([B[-1], N[-1]], [fvhn.SSS_B, fvhn.SSS_N], rtol=0.02)
+  assert conventional.load_benchmark(econ, 'data/jfv_benchmark/jfv_solution.npz').key == 'ks_type'

@@ -16,7 +16,7 @@ pytest.importorskip('pettingzoo')
 from gymnasium.utils import env_checker
 from pettingzoo import test as pz_test
 
-from configs import brock_mirman, covarrubias, davila, fvhn, investment_lq, ks_game
+from configs import brock_mirman, covarrubias, davila, investment_lq, jfv, ks_game
 from deepham import economies
 from deepham import rl
 from deepham.economies import base
@@ -25,7 +25,7 @@ from deepham.solver import simulate
 # The config of each registered economy and its variant for tests (a new economy adds its line).
 CONFIGS = {'ks': (ks_game, 'tiny'), 'davila': (davila, 'tiny'),
            'covarrubias': (covarrubias, 'tiny'), 'investment': (investment_lq, 'tiny'),
-           'brock_mirman': (brock_mirman, None), 'fvhn': (fvhn, 'tiny')}
+           'brock_mirman': (brock_mirman, None), 'fvhn': (jfv, 'tiny')}
 MODES = ('game', 'planner')  # every economy's config takes both
 CASES = [(name, mode) for name in sorted(CONFIGS) for mode in MODES]
 # What the checkers may say of every environment here: observations are unbounded, and an Env

@@ -28,7 +28,7 @@ def _aiyagari(economy, path):
 def _fvhn(economy, path):
   """Without aggregate shocks the stationary HJB solution, solved from the economy's parameters
   in a fraction of a second (`path` unused); with them the KS-type solution stored at `path`."""
-  if economy.params.sigma == 0:
+  if economy.sigma == 0:
     from deepham.conventional import jfv_stationary  # pylint: disable=g-import-not-at-top
     return jfv_stationary.Benchmark(economy)
   from deepham.conventional import fvhn_ks  # pylint: disable=g-import-not-at-top

@@ -45,12 +45,13 @@ from deepham import errors
 from deepham.conventional import grids as grids_lib
 from deepham.economies import base
 from deepham.economies import fvhn
+from deepham.economies import params as params_lib
 
 FORMAT_VERSION = 1
 
 
 @dataclasses.dataclass(frozen=True)
-class Options:
+class Options(params_lib.Params):
   """Grids and stopping rules of the solver."""
   n_a: int = 100
   a_max: float = 40.0
@@ -68,6 +69,22 @@ class Options:
   plm_tol: float = 1e-5  # max change of the PLM's coefficients
   outer_max: int = 80
   seed: int = 0
+
+  def __post_init__(self):
+    def need(ok, field, rule):
+      if not ok:
+        raise errors.ConfigError(f'jfv_method.{field} must {rule}; got {getattr(self, field)}.')
+    for field, low in (('n_a', 10), ('n_B', 2), ('n_N', 2), ('egm_max', 1), ('outer_max', 1)):
+      value = getattr(self, field)
+      need(int(value) == value and value >= low, field, f'be an integer >= {low}')
+    for field in ('B_range', 'N_range'):
+      lo_hi = getattr(self, field)
+      need(len(lo_hi) == 2 and 0 < lo_hi[0] < lo_hi[1], field, 'be (low, high), 0 < low < high')
+    need(self.a_max > 0 and self.a_power >= 1, 'a_max', 'be positive (and a_power >= 1)')
+    need(0 < self.damping <= 1, 'damping', 'lie in (0, 1]')
+    need(0 <= self.burn < self.periods - 10, 'burn', 'leave at least 10 of the periods')
+    for field in ('egm_tol', 'value_tol', 'plm_tol'):
+      need(getattr(self, field) > 0, field, 'be positive')
 
 
 @dataclasses.dataclass
@@ -90,11 +107,21 @@ class Solution:
                         meta=json.dumps(self.meta))
     os.replace(tmp, path)
 
+  def summary(self) -> dict:
+    """summary.json's figures: the law of motion, its fit, and the simulated B and N."""
+    m, last = self.meta, self.meta['history'][-1]
+    return dict(mean_B=m['B_mean'], std_B=m['B_std'], mean_N=m['N_mean'], std_N=m['N_std'],
+                plm=[float(b) for b in self.plm], plm_r2=last['r2'],
+                plm_max_error_pct=last['max_error_pct'], converged=m['converged'],
+                outer_iterations=len(m['history']), share_outside_grid=m['share_outside_grid'],
+                seconds=m['seconds'])
+
   @classmethod
   def load(cls, path: str) -> 'Solution':
     if not os.path.isfile(path):
-      raise errors.ConfigError(f'no FVHN KS-type solution at {path!r}: make one with python -m '
-                               f'deepham.conventional.fvhn_ks --out={path}')
+      raise errors.ConfigError(f'no FVHN KS-type solution at {path!r}: make one with python '
+                               'run.py --config=configs/jfv_benchmark.py --workdir=DIR (it '
+                               'writes DIR/jfv_solution.npz)')
     with np.load(path, allow_pickle=False) as f:
       if int(f['format_version']) != FORMAT_VERSION:
         raise errors.ConfigError(f'{path!r} has format {int(f["format_version"])}; this deepham '
@@ -124,9 +151,9 @@ class Solver:
   """The KS-type method for an FVHN economy (its parameters: economy.params)."""
 
   def __init__(self, economy: fvhn.FVHN, options: Options = Options()):
-    if economy.params.sigma <= 0:
+    if economy.sigma <= 0:
       raise errors.ConfigError('the KS-type method is for the economy with aggregate shocks '
-                               f'(economy.sigma > 0); got sigma = {economy.params.sigma}.')
+                               '(economy.aggregate_shocks=True, economy.sigma > 0).')
     self.economy, self.options = economy, options
     p, o = economy.params, options
     self.p = p
@@ -307,7 +334,7 @@ def _interp_rows(x: np.ndarray, xp: np.ndarray, fp: np.ndarray) -> np.ndarray:
 # Parameters a solution must share with the economy it is a benchmark for (the others, such as
 # the number of households, the solver does not read).
 _MATCHED = ('dt', 'rho', 'rho_hat', 'gamma', 'alpha', 'delta', 'z1', 'lambda1', 'lambda2',
-            'sigma')
+            'aggregate_shocks', 'sigma')
 
 
 class Benchmark:
@@ -367,37 +394,23 @@ class Benchmark:
 
 
 
-def main(argv):
-  """python -m deepham.conventional.fvhn_ks --config=configs/fvhn.py --out=PATH [--overwrite]:
-  solves the config's economy (with its aggregate shock) and stores the solution; an existing
-  file is kept unless --overwrite."""
-  from absl import flags  # pylint: disable=g-import-not-at-top
-  from deepham import cli  # pylint: disable=g-import-not-at-top
-  from deepham import economies  # pylint: disable=g-import-not-at-top
-  if len(argv) > 1:
-    raise SystemExit(f'deepham: unexpected arguments {argv[1:]}; every option is a --flag.')
-  out = flags.FLAGS.out
 
-  def run():
-    if os.path.exists(out) and not flags.FLAGS.overwrite:
-      raise errors.ConfigError(f'{out} exists; pass --overwrite to replace it.')
-    solution = Solver(economies.make(flags.FLAGS.config.economy)).solve()
-    solution.save(out)
-    m, last = solution.meta, solution.meta['history'][-1]
-    logging.info('FVHN KS-type solution in %s: PLM %s (R2 %.8f, max error %.3f%%), %s after %d '
-                 'outer iterations, %.0f s; B %.4f +- %.4f, N %.4f +- %.4f, %.2g of the periods '
-                 'outside the grid', out, np.round(solution.plm, 6), last['r2'],
-                 last['max_error_pct'], 'converged' if m['converged'] else 'NOT converged',
-                 len(m['history']), m['seconds'], m['B_mean'], m['B_std'], m['N_mean'],
-                 m['N_std'], m['share_outside_grid'])
-
-  cli.run_guarded(run, None)
+def solve(params: fvhn.FVHNParams, options: Options = Options()):
+  """The conventional solution of the economy `params` describes: with aggregate shocks the
+  KS-type method's (a Solution), without them the stationary equilibrium
+  (jfv_stationary.StoredEquilibrium)."""
+  economy = fvhn.FVHN(params)
+  if economy.sigma > 0:
+    return Solver(economy, options).solve()
+  from deepham.conventional import jfv_stationary  # pylint: disable=g-import-not-at-top
+  return jfv_stationary.StoredEquilibrium(jfv_stationary.Benchmark(economy).solution)
 
 
-if __name__ == '__main__':
-  from absl import flags as _flags  # pylint: disable=g-import-not-at-top
-  from deepham import cli as _cli  # pylint: disable=g-import-not-at-top
-  _cli.define_config_flag('config')
-  _flags.DEFINE_string('out', 'data/fvhn_ks/solution.npz', 'Where the solution is stored.')
-  _flags.DEFINE_bool('overwrite', False, 'Replace an existing file at --out.')
-  _cli.main(main)
+def load(path: str):
+  """A stored solution of either kind (`solve`)."""
+  with np.load(path, allow_pickle=False) as f:
+    stationary = 'stationary' in f.files
+  if stationary:
+    from deepham.conventional import jfv_stationary  # pylint: disable=g-import-not-at-top
+    return jfv_stationary.StoredEquilibrium.load(path)
+  return Solution.load(path)

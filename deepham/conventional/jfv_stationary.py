@@ -47,6 +47,7 @@ B moves by 5e-9 when a_max is cut to 15 and by 6e-14 when it is raised to 30.
 """
 
 import dataclasses
+import os
 import time
 from typing import NamedTuple
 
@@ -288,6 +289,36 @@ def grid_limit(params: JFVParams) -> GridLimit:
   fine = solve_stationary(dataclasses.replace(params, n_a=2 * params.n_a - 1))
   B = 2 * fine.B - coarse.B
   return GridLimit(B, coarse.K - B, coarse.B, fine.B)
+
+
+class StoredEquilibrium:
+  """A stationary equilibrium as `python run.py --config=configs/jfv_benchmark.py` stores it
+  without aggregate shocks (jfv_solution.npz: the grid, density, value and consumption, and the
+  prices)."""
+
+  def __init__(self, equilibrium: StationaryEquilibrium):
+    self.equilibrium = equilibrium
+
+  def summary(self) -> dict:
+    e = self.equilibrium
+    return dict(mean_B=e.B, mean_N=e.N, K=e.K, r=e.r, w=e.w, hjb_residual=e.hjb_residual,
+                converged=e.converged, grid_points=int(len(e.a)), seconds=e.seconds)
+
+  def save(self, path: str) -> None:
+    e = self.equilibrium
+    tmp = path + '.tmp.npz'
+    np.savez_compressed(tmp, stationary=True, a=e.a, g=e.g, V=e.V, c=e.c,
+                        prices=np.array([e.r, e.w, e.K, e.B, e.N]))
+    os.replace(tmp, path)
+
+  @classmethod
+  def load(cls, path: str) -> 'StoredEquilibrium':
+    with np.load(path, allow_pickle=False) as f:
+      r, w, K, B, N = (float(v) for v in f['prices'])
+      a, g, V, c = f['a'], f['g'], f['V'], f['c']
+    da = cell_widths(a)
+    return cls(StationaryEquilibrium(r, w, K, B, N, a, da, g, g * da[:, None], V, c,
+                                     r * a[:, None] + w - c, 0.0, 0, True, 0.0))
 
 
 # Grid of the benchmark below: four times the original's density, B within 1% of the grid

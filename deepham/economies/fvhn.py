@@ -12,8 +12,8 @@ and bears the capital-quality risk sigma dW. Prices:
     N' = N + (alpha K^(alpha - 1) - delta - rho_hat + sigma^2 (B / N)(K / N)) N dt
            + K sigma sqrt(dt) omega,                           omega ~ N(0, 1),
 
-and utility dt u(c), u(c) = c^(1 - gamma) / (1 - gamma), discounted by beta = exp(-rho dt). With
-sigma = 0 (the deterministic steady state, "DSS") N moves only with B; deepham.conventional.
+and utility dt u(c), u(c) = c^(1 - gamma) / (1 - gamma), discounted by beta = exp(-rho dt).
+Without aggregate shocks (aggregate_shocks=False, or sigma = 0: the "DSS") N moves only with B; deepham.conventional.
 jfv_stationary solves the continuum's stationary equilibrium.
 
 Representation. N is an aggregate endogenous state: it rides in every household's state vector,
@@ -56,7 +56,8 @@ class FVHNParams(params.Params):
   z1: float = 0.72  # low labour productivity
   lambda1: float = 0.986  # switching intensity low -> high
   lambda2: float = 0.052  # switching intensity high -> low
-  sigma: float = 0.014  # capital-quality volatility; 0: no aggregate shocks (the DSS)
+  aggregate_shocks: bool = True  # False: no capital-quality shock (the DSS), as sigma = 0
+  sigma: float = 0.014  # capital-quality volatility with aggregate shocks
   n_quadrature: int = 5  # Gauss-Hermite nodes of omega in Bellman and Euler errors
   a_spread: float = 1.0  # initial bonds: B0 times an exponential draw (1) or B0 exactly (0)
   # Not calibration: H of the policy's output map c dt = min(cash, sigmoid(o) (cash + H))
@@ -76,6 +77,8 @@ class FVHNParams(params.Params):
       v = getattr(self, field)
       params.require(v > 0 and v * self.dt < 1, field, f'be positive with {field} * dt < 1 '
                      f'(dt = {self.dt})', v)
+    params.require(isinstance(self.aggregate_shocks, bool), 'aggregate_shocks',
+                   'be True or False', self.aggregate_shocks)
     params.require(self.sigma >= 0, 'sigma', 'be non-negative', self.sigma)
     params.require(isinstance(self.n_quadrature, int) and self.n_quadrature >= 1,
                    'n_quadrature', 'be a positive integer', self.n_quadrature)
@@ -92,9 +95,14 @@ class FVHNParams(params.Params):
     return (self.z1, 1 + self.lambda2 / self.lambda1 * (1 - self.z1))
 
   @property
+  def volatility(self) -> float:
+    """The capital-quality volatility in effect: sigma with aggregate shocks, else 0."""
+    return float(self.sigma) if self.aggregate_shocks else 0.0
+
+  @property
   def start(self) -> tuple[float, float]:
     """(B, N) the households start from: the DeepHAM code's reference point."""
-    return (SSS_B, SSS_N) if self.sigma > 0 else (DSS_B, DSS_N)
+    return (SSS_B, SSS_N) if self.volatility > 0 else (DSS_B, DSS_N)
 
 
 class FVHN(base.ConsumptionSavings):
@@ -112,7 +120,8 @@ class FVHN(base.ConsumptionSavings):
     stay_low, stay_high = 1 - params.lambda1 * params.dt, 1 - params.lambda2 * params.dt
     self.chain = markov.ExogenousChain.independent(
         np.ones((1, 1)), np.array([[[stay_low, 1 - stay_low], [1 - stay_high, stay_high]]]))
-    self.n_aggregate_noise = 1 if params.sigma > 0 else 0
+    self.sigma = params.volatility
+    self.n_aggregate_noise = 1 if self.sigma > 0 else 0
     self.action_bounds = (base.MIN_SHARE, 1.0)
     self.human_wealth = params.human_wealth
     self.n_floor = N_FLOOR_SHARE * params.start[1]
@@ -122,7 +131,11 @@ class FVHN(base.ConsumptionSavings):
   def published_table(self):
     """Han, Yang & E's Table 4 (mean Bellman errors per unit of time), for N = 50 with the
     aggregate shock."""
-    return 'han_yang_e_2025_table4' if self.n_agents == 50 and self.params.sigma > 0 else None
+    return 'han_yang_e_2025_table4' if self.n_agents == 50 and self.sigma > 0 else None
+
+  def headline(self, statistics: dict) -> dict:
+    """summary.json's mean_B and mean_N (the validation paths' means)."""
+    return {k: statistics[k] for k in ('mean_B', 'mean_N') if k in statistics}
 
   # --- economics (NumPy or TF) -------------------------------------------------------------------
   def prices(self, B, N):
@@ -130,7 +143,7 @@ class FVHN(base.ConsumptionSavings):
     of depreciation, less its risk premium sigma^2 K / N."""
     p = self.params
     K = B + N
-    r = p.alpha * K ** (p.alpha - 1) - p.delta - p.sigma ** 2 * K / N
+    r = p.alpha * K ** (p.alpha - 1) - p.delta - self.sigma ** 2 * K / N
     return r, (1 - p.alpha) * K ** p.alpha
 
   def next_net_worth(self, B, N, omega):
@@ -138,8 +151,8 @@ class FVHN(base.ConsumptionSavings):
     p = self.params
     K = B + N
     drift = (p.alpha * K ** (p.alpha - 1) - p.delta - p.rho_hat
-             + p.sigma ** 2 * (B / N) * (K / N)) * N * p.dt
-    return N + drift + K * p.sigma * np.sqrt(p.dt) * omega
+             + self.sigma ** 2 * (B / N) * (K / N)) * N * p.dt
+    return N + drift + K * self.sigma * np.sqrt(p.dt) * omega
 
   def utility(self, c):
     """Flow utility u(c) of consumption per unit of time."""

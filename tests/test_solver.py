@@ -710,7 +710,7 @@ def test_td_lambda_trades_noise_for_the_value_functions_error():
   assert bias[0.0] > 10 * bias[1.0] and bias[0.0] > 0.05, bias
 
 
-def test_td_lambda_config_is_checked_and_runs(tmp_path):
+def test_td_lambda_config_is_checked_and_runs(monkeypatch):
   config = ks_game.get_config('tiny')
   config.value.update(dict(method='td_lambda', tail=False))
   with pytest.raises(errors.ConfigError, match=r'value\.tail'):
@@ -722,6 +722,18 @@ def test_td_lambda_config_is_checked_and_runs(tmp_path):
   with pytest.raises(errors.ConfigError, match=r'value\.method'):
     train.Solver(config)
   config.value.update(dict(method='td_lambda', td_lambda=0.5))
-  summary = main.run(config, str(tmp_path), 'solve')
-  assert np.isfinite(summary['bellman_error']['deepham']['optimality_mean'])
-  assert deepham.load(str(tmp_path)).config.value.method == 'td_lambda'
+  # In a run: the first value fit is Monte Carlo (no fitted value yet), later ones TD(0.5).
+  solver = train.Solver(config)
+  solver.phases.burn_in()
+  used = []
+  original = value_lib.simulate_values
+
+  def spy(*args, **kwargs):
+    used.append(kwargs['td_lambda'])
+    return original(*args, **kwargs)
+
+  monkeypatch.setattr(value_lib, 'simulate_values', spy)
+  solver.phases.fit_value('first')
+  solver.phases.fit_value('second')
+  assert used == [1.0, 0.5]
+  assert np.isfinite(float(solver.state.value_loss))

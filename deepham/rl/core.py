@@ -121,6 +121,8 @@ def _gauss_newton(economy, state, aggregates, target, raw, output_scale, iterati
         break
       scale = tf.where(worse, 0.5 * scale, scale)
     raw = trial
+    if not bool(tf.reduce_any((trial_size < size) & (size > tol))):
+      break  # no agent off target moves any more (the map is flat there): this start is done
   out = economy.action_from_output(raw, state, aggregates)
   return raw, tf.reduce_max(tf.abs(out - target), axis=-1)
 

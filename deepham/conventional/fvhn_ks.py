@@ -236,7 +236,7 @@ class Solver:
               vals.append((wq * pz * fB * fN * fa).ravel())
     T = sparse.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
                           shape=(c.size, c.size))
-    u = (dt * _utility(c, p.gamma)).ravel()
+    u = (dt * self.economy.utility(c)).ravel()
     v = u / (1 - p.beta)
     for _ in range(200_000):
       v_new = u + p.beta * (T @ v)
@@ -312,10 +312,6 @@ class Solver:
                 share_outside_grid=float(np.mean((Bs < o.B_range[0]) | (Bs > o.B_range[1])
                                                  | (Ns < o.N_range[0]) | (Ns > o.N_range[1]))))
     return Solution(self.a_grid, self.B_grid, self.N_grid, c, v, plm, meta)
-
-
-def _utility(c, gamma):
-  return np.log(c) if gamma == 1 else c ** (1 - gamma) / (1 - gamma)
 
 
 def _interp_rows(x: np.ndarray, xp: np.ndarray, fp: np.ndarray) -> np.ndarray:

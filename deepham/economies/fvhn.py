@@ -155,9 +155,11 @@ class FVHN(base.ConsumptionSavings):
     return N + drift + K * self.sigma * np.sqrt(p.dt) * omega
 
   def utility(self, c):
-    """Flow utility u(c) of consumption per unit of time."""
+    """Flow utility u(c) of consumption per unit of time (NumPy or TF)."""
     g = self.params.gamma
-    return tf.math.log(c) if g == 1 else c ** (1 - g) / (1 - g)
+    if g == 1:
+      return tf.math.log(c) if tf.is_tensor(c) else np.log(c)
+    return c ** (1 - g) / (1 - g)
 
   # --- the Economy interface (TF) ----------------------------------------------------------------
   def initial_state(self, n_paths, rng):

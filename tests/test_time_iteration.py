@@ -11,7 +11,6 @@ import tensorflow as tf
 
 from configs import ks_game
 from deepham import conventional
-from deepham import main
 from deepham import train
 from deepham.economies import base
 from deepham.solver import probes
@@ -120,8 +119,16 @@ def _ti_config():
   config.policy.update(dict(time_iterations=3, time_iteration_steps=5,
                             time_iteration_states=32, time_iteration_probes=4,
                             time_iteration_learning_rate_end=3e-5))
-  config.validation.update(dict(n_paths=2, periods=30, n_states=2))
   return config
+
+
+def _train(workdir):
+  """A solver of _ti_config() trained in `workdir` from its checkpoints (no validation)."""
+  os.makedirs(workdir, exist_ok=True)
+  solver = train.Solver(_ti_config())
+  solver.attach(workdir)
+  train.train(solver, workdir)
+  return solver
 
 
 def test_a_run_interrupted_in_time_iteration_resumes_there_and_ends_as_an_uninterrupted_one(
@@ -129,10 +136,9 @@ def test_a_run_interrupted_in_time_iteration_resumes_there_and_ends_as_an_uninte
   """Time iteration comes after the Adam rounds, checkpoints after every iteration (with its
   optimiser), and a resumed run redoes only the iterations not done: its policy is the
   uninterrupted run's."""
-  import deepham  # pylint: disable=g-import-not-at-top
   full = str(tmp_path / 'full')
-  summary = main.run(_ti_config(), full, 'solve')
-  assert summary['policy_steps'] == 12 and summary['time_iterations'] == 3
+  uninterrupted = _train(full).state
+  assert int(uninterrupted.step) == 12 and int(uninterrupted.time_iterations_done) == 3
 
   cut = str(tmp_path / 'cut')
   original = time_iteration.TimeIteration.fit
@@ -146,14 +152,13 @@ def test_a_run_interrupted_in_time_iteration_resumes_there_and_ends_as_an_uninte
 
   monkeypatch.setattr(time_iteration.TimeIteration, 'fit', interrupted)
   with pytest.raises(KeyboardInterrupt):
-    main.run(_ti_config(), cut, 'solve')
+    _train(cut)
   monkeypatch.setattr(time_iteration.TimeIteration, 'fit', original)
   solver = train.Solver(_ti_config())
   assert solver.attach(cut) and int(solver.state.time_iterations_done) == 1
-  main.run(_ti_config(), cut, 'solve')
-  a = deepham.load(cut).view.policy.trainable_variables
-  b = deepham.load(full).view.policy.trainable_variables
-  for va, vb in zip(a, b):
+  resumed = _train(cut).state
+  for va, vb in zip(resumed.policy.trainable_variables,
+                    uninterrupted.policy.trainable_variables):
     np.testing.assert_allclose(va.numpy(), vb.numpy(), rtol=1e-6, atol=1e-7)
   # time_iteration.csv: one row per iteration, the interrupted one written once
   rows = {d: pd.read_csv(os.path.join(d, 'time_iteration.csv')) for d in (full, cut)}

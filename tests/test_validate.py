@@ -82,8 +82,10 @@ def test_report_holds_computed_rows_and_published_ones_only_for_their_economy(ti
   is listed only for the economy it was computed for."""
   workdir, summary = tiny_run
   table = pd.read_csv(os.path.join(workdir, 'validation.csv'), index_col='method')
-  for row in ('DeepHAM (this run)', 'KS method (same procedure)'):
+  for row in ('DeepHAM (this run)', 'KS method (same procedure)', 'DeepHAM (original procedure)',
+              'KS method (original procedure)'):
     assert row in table.index
+  assert np.isfinite(summary['bellman_error']['deepham']['optimality_mean_original_procedure'])
   assert not any('(published)' in row for row in table.index)
   for method in ('deepham', 'ks'):
     for key in ('optimality_mean', 'optimality_std', 'expectation_mean',

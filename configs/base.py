@@ -126,6 +126,11 @@ def get_config() -> ml_collections.ConfigDict:
       # what the Euler equation implies (1: all the way; less damps oscillations of the fixed
       # point iteration).
       time_iteration_damping=1.0,
+      # The damping of agents far above the floor (beyond half their cross-section's mean
+      # distance from it; a linear ramp from time_iteration_damping below an eighth of it):
+      # there the iteration contracts only at about beta per iteration, and damping slows it
+      # further (benchmarks/coleman_rate.py); None: time_iteration_damping everywhere.
+      time_iteration_damping_far=None,
   ))
   config.run = ml_collections.ConfigDict(dict(
       log_every=500,  # policy steps between metrics rows (and validation utility)

@@ -99,6 +99,7 @@ _ADDED_FIELDS = (
     ('deepham', 'policy.time_iteration_learning_rate', 3e-4),
     ('deepham', 'policy.time_iteration_damping', 1.0),
     ('deepham', 'policy.time_iteration_learning_rate_end', None),
+    ('deepham', 'policy.time_iteration_damping_far', None),
     ('deepham', 'value.floor_features',
      lambda c: bool(c.get('network', {}).get('floor_features', False))),
     ('deepham', 'network.observation_mask', []),  # every agent sees everything

@@ -402,6 +402,7 @@ def test_non_finite_loss_stops_cleanly(tmp_path, monkeypatch):
     ('value.learning_rate_end', -1.0, 'value.learning_rate_end'),
     ('policy.game_agents', -1, 'policy.game_agents'),
     ('policy.game_agents', 9, 'policy.game_agents'),  # the tiny economy has 8 agents
+    ('policy.time_iteration_damping_far', 1.5, 'policy.time_iteration_damping_far'),
 ])
 def test_bad_config_names_the_field(path, value, field):
   config = ks_game.get_config('tiny')

@@ -106,6 +106,38 @@ def test_time_iteration_from_the_initial_rule_reaches_the_ks_policy_of_the_poor(
     assert worst[0] < 10**-0.8 and np.all(worst[1:] < 10**-1.5), (e, np.log10(worst))
 
 
+def test_far_damping_ramps_from_the_damping_near_the_floor_to_its_own_far_above_it():
+  """With damping_far the target of an agent near the floor is damped as before, one far above
+  its cross-section's mean is damped by damping_far, and one in between by the linear ramp;
+  the undamped and damped targets bracket every agent's."""
+  s = _solver(time_iterations=1)
+  s.phases.burn_in()
+  econ, ti = s.economy, s.state.time_iteration
+  cs = run_state.read(s.state.distribution)
+  mean = float(tf.reduce_mean(cs.x[..., 0]))
+  ratios = np.array([0.0, 0.05, time_iteration.NEAR, 0.3, time_iteration.FAR, 1.0, 3.0])
+  own = _grid_agents(cs, ratios * mean, 1)
+  pol = s.policy
+  targets = {}
+  for name, d, d_far in (('undamped', 1.0, None), ('damped', 0.5, None), ('ramp', 0.5, 0.9)):
+    ti.damping, ti.damping_far = d, d_far
+    targets[name] = probes.euler_targets(econ, lambda st, a: pol(st, a), pol.conditional_policy,
+                                         own, cs, ti.agent_damping(own, cs))[0].numpy()
+  c = econ.consumption(own, pol.conditional_policy(own, cs), econ.aggregates(cs)).numpy()
+  share = (targets['ramp'] - c) / (targets['undamped'] - c)  # the damping each agent got
+  per_section = ratios[None] * mean / cs.x[..., 0].numpy().mean(1, keepdims=True)  # floor 0
+  expected = 0.5 + 0.4 * np.clip((per_section - time_iteration.NEAR)
+                                 / (time_iteration.FAR - time_iteration.NEAR), 0, 1)
+  moved = np.abs(targets['undamped'] - c) > 1e-4 * c  # where the share is well defined
+  assert moved.mean() > 0.5
+  np.testing.assert_allclose(share[moved], expected[moved], atol=2e-3)
+  np.testing.assert_allclose(targets['ramp'][:, :2], targets['damped'][:, :2], rtol=1e-6)
+  lo = np.minimum(targets['damped'], targets['undamped'])
+  hi = np.maximum(targets['damped'], targets['undamped'])
+  assert np.all(targets['ramp'] >= np.minimum(lo, c) - 1e-6)
+  assert np.all(targets['ramp'] <= np.maximum(hi, c) + 1e-6)
+
+
 def test_the_fit_rate_decays_from_start_to_end_over_the_iterations():
   rates = [time_iteration.learning_rate(3e-4, 3e-5, i, 5) for i in range(5)]
   np.testing.assert_allclose([rates[0], rates[-1]], [3e-4, 3e-5])

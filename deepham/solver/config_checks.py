@@ -156,6 +156,9 @@ FIELDS = {
         'a positive number, or None (constant rate)'),
     'policy.time_iteration_damping': Rule(lambda v: _is_number(v) and 0 < v <= 1,
                                           'a share in (0, 1] (1: no damping)'),
+    'policy.time_iteration_damping_far': Rule(
+        lambda v: v is None or (_is_number(v) and 0 < v <= 1),
+        'a share in (0, 1], or None (time_iteration_damping everywhere)'),
     'policy.polish_rounds': Rule(lambda v: _is_int(v) and v >= 1,
                                  "a positive integer (best responses of the utility objective's "
                                  'polish)'),

@@ -72,19 +72,20 @@ def euler_errors(economy: base.Economy, policy, conditional_policy, own: base.St
 
 
 def euler_targets(economy: base.Economy, policy, conditional_policy, own: base.State,
-                  cross_sections: base.State, damping: float = 1.0
+                  cross_sections: base.State, damping: float | tf.Tensor = 1.0
                   ) -> tuple[tf.Tensor, tf.Tensor]:
   """(the Euler equation's targets [S, G] for probe agents `own` in `cross_sections`, their
   Euler errors [S, G], NaN where the constraint binds), as for `euler_errors`:
-  `economy.euler_target`, next period's actions those of the policy; with damping < 1, that
-  share of the way to it from the agents' current consumption."""
+  `economy.euler_target`, next period's actions those of the policy; with damping < 1 (a
+  number, or one per agent [S, G]), that share of the way to it from the agents' current
+  consumption."""
   action, aggs, outcomes = euler_outcomes(economy, policy, conditional_policy, own,
                                           cross_sections)
   errors, unconstrained = economy.euler_errors(own, action, aggs, outcomes)
   target = economy.euler_target(own, action, aggs, outcomes)
-  if damping != 1.0:
+  if isinstance(damping, tf.Tensor) or damping != 1.0:
     c = economy.consumption(own, action, aggs)
-    target = c + damping * (target - c)
+    target = c + tf.cast(damping, c.dtype) * (target - c)
   nan = tf.constant(np.nan, errors.dtype)
   return target, tf.where(unconstrained, errors, nan)
 

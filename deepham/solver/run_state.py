@@ -176,7 +176,8 @@ class RunState:
     if self.time_iterations:
       self.time_iteration = time_iteration_lib.TimeIteration(
           econ, self.policy, pc.time_iteration_learning_rate, pc.time_iteration_batch,
-          pc.time_iteration_probes, pc.explore_reach, pc.time_iteration_damping)
+          pc.time_iteration_probes, pc.explore_reach, pc.time_iteration_damping,
+          pc.time_iteration_damping_far)
     # XLA cannot update variables mirrored on several devices: there the value fit is a plain
     # graph.
     self.fitter = value_lib.ValueFitter(

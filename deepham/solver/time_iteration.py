@@ -14,7 +14,8 @@ docs/results.md). The Euler equation is a condition at every state, however rare
   3. targets: what each agent's Euler equation with the constraint implies today, given next
      period's actions under the current policy in each exogenous outcome, the cross-section
      moving on under the current policy (probes.euler_targets: the exact expectation); with
-     `damping` < 1, that share of the way to it from the current policy's action;
+     `damping` < 1, that share of the way to it from the current policy's action (with
+     `damping_far`, another share for agents far above the floor: `agent_damping`);
   4. fit: Adam steps on minibatches of `batch_size` cross-sections, on the economy's loss of the
      network's output against the targets (`euler_target_loss`, in the Kuhn-Tucker form).
 
@@ -36,6 +37,13 @@ from deepham.solver import probes
 # last one would add little that the last one did not have.
 SPACING = 10
 
+# With damping_far, an agent's damping ramps linearly from `damping` to `damping_far` as its
+# distance from the floor goes from NEAR to FAR times its cross-section's mean distance: the
+# households near the constraint, where undamped iterations were noisy (KS: k below about 5),
+# keep `damping`; the rich, whose policy contracts only at about beta per iteration
+# (benchmarks/coleman_rate.py; KS: k above about 20), get `damping_far`.
+NEAR, FAR = 0.125, 0.5
+
 
 def applies(config) -> bool:
   """Whether a run's policy.time_iterations are done: time iteration solves each price taker's
@@ -49,12 +57,13 @@ class TimeIteration:
   """Targets and the fit of one iteration, compiled once for the run."""
 
   def __init__(self, economy: base.Economy, policy, learning_rate: float, batch_size: int,
-               probes_per_section: int, reach: float, damping: float = 1.0, chunk: int = 512):
+               probes_per_section: int, reach: float, damping: float = 1.0,
+               damping_far: float | None = None, chunk: int = 512):
     if not economy.has_euler_errors:
       raise ValueError(f'{type(economy).__name__} defines no Euler targets.')
     self.economy, self.policy = economy, policy
     self.batch_size, self.probes, self.reach = batch_size, probes_per_section, reach
-    self.damping, self.chunk = damping, chunk
+    self.damping, self.damping_far, self.chunk = damping, damping_far, chunk
     self.optimizer = tf.keras.optimizers.Adam(learning_rate, beta_1=0.9, beta_2=0.99,
                                               epsilon=1e-8)
     self.variables = list(policy.trainable_variables)
@@ -72,10 +81,22 @@ class TimeIteration:
     return base.State(tf.concat([cross_sections.x, extra.x], 1),
                       tf.concat([cross_sections.e, extra.e], 1), cross_sections.z)
 
+  def agent_damping(self, own: base.State, cross_sections: base.State):
+    """The damping of each agent of `own` [S, G]: `damping`, or with `damping_far` the ramp
+    (NEAR, FAR) in the first state's distance from the floor relative to its cross-section's
+    mean distance."""
+    if self.damping_far is None or self.damping_far == self.damping:
+      return self.damping
+    floor = float(self.economy.state_floor[0])
+    mean = tf.reduce_mean(cross_sections.x[..., 0] - floor, axis=1, keepdims=True)
+    ratio = (own.x[..., 0] - floor) / tf.maximum(mean, 1e-12)
+    ramp = tf.clip_by_value((ratio - NEAR) / (FAR - NEAR), 0.0, 1.0)
+    return self.damping + (self.damping_far - self.damping) * ramp
+
   def _targets_impl(self, own, cross_sections):
     pol = self.policy
     return probes.euler_targets(self.economy, lambda s, a: pol(s, a), pol.conditional_policy,
-                                own, cross_sections, self.damping)
+                                own, cross_sections, self.agent_damping(own, cross_sections))
 
   def targets(self, own: base.State, cross_sections: base.State):
     """(targets [S, G], Euler errors [S, G] of the current policy) of agents `own` [S, G]."""

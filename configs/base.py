@@ -9,6 +9,7 @@ ones that differ (the value networks and targets).
 """
 
 import ml_collections
+from ml_collections import config_dict
 
 
 def get_config() -> ml_collections.ConfigDict:
@@ -121,7 +122,7 @@ def get_config() -> ml_collections.ConfigDict:
       time_iteration_learning_rate=3e-4,
       # exponential decay from time_iteration_learning_rate to this over the iterations (each
       # fit at one rate); None: constant
-      time_iteration_learning_rate_end=None,
+      time_iteration_learning_rate_end=config_dict.placeholder(float),
       # Each iteration's targets go this share of the way from the current policy's action to
       # what the Euler equation implies (1: all the way; less damps oscillations of the fixed
       # point iteration).
@@ -130,7 +131,7 @@ def get_config() -> ml_collections.ConfigDict:
       # distance from it; a linear ramp from time_iteration_damping below an eighth of it):
       # there the iteration contracts only at about beta per iteration, and damping slows it
       # further (benchmarks/coleman_rate.py); None: time_iteration_damping everywhere.
-      time_iteration_damping_far=None,
+      time_iteration_damping_far=config_dict.placeholder(float),
   ))
   config.run = ml_collections.ConfigDict(dict(
       log_every=500,  # policy steps between metrics rows (and validation utility)

@@ -31,3 +31,25 @@ def test_impossible_value_names_the_field(tmp_path):
   assert 'deepham: economy.beta must lie in (0, 1)' in out.stderr
   assert 'Traceback' not in out.stderr
   assert not os.path.exists(tmp_path / 'config.json')  # nothing written for a bad config
+
+
+def test_fields_that_default_to_none_can_be_set_from_the_command_line(tmp_path):
+  """A field whose default is None must carry its type (config_dict.placeholder), or
+  --config.a.b=v is refused by ml_collections; and such an override reaches the run."""
+  from configs import base  # pylint: disable=g-import-not-at-top
+
+  def none_fields(node, prefix=''):
+    for key in node.keys():
+      value = node[key]
+      if hasattr(value, 'keys'):
+        yield from none_fields(value, f'{prefix}{key}.')
+      elif value is None:
+        yield f'{prefix}{key}', node.get_type(key)
+
+  fields = dict(none_fields(base.get_config()))
+  assert 'policy.time_iteration_damping_far' in fields
+  untyped = [name for name, kind in fields.items() if kind is type(None)]
+  assert not untyped, untyped
+  out = _run('--config=configs/ks_tiny.py', '--config.policy.time_iteration_damping_far=2.0',
+             f'--workdir={tmp_path}')
+  assert 'deepham: policy.time_iteration_damping_far must be' in out.stderr.strip().splitlines()[-1]

@@ -143,10 +143,11 @@ def run(config: ml_collections.ConfigDict, workdir: str, action: str = 'solve',
   with workdir_lib.Lock(workdir):
     if action == 'solve':
       workdir_lib.prepare(workdir, config, overwrite=overwrite)
-    logging.info('deepham %s (%s) in %s; TensorFlow %s on %s', config.method, action, workdir,
-                 tf.__version__, [d.name for d in tf.config.list_logical_devices()])
-    start = time.time()
-    summary = program.run(config, workdir, action)
-  logging.info('finished in %.1f s; summary in %s', time.time() - start,
-               os.path.join(workdir, 'summary.json'))
+    with workdir_lib.log_file(workdir):
+      logging.info('deepham %s (%s) in %s; TensorFlow %s on %s', config.method, action,
+                   workdir, tf.__version__, [d.name for d in tf.config.list_logical_devices()])
+      start = time.time()
+      summary = program.run(config, workdir, action)
+      logging.info('finished in %.1f s; summary in %s', time.time() - start,
+                   os.path.join(workdir, 'summary.json'))
   return summary

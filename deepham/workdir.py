@@ -9,6 +9,7 @@
   checkpoints/     TF checkpoints; a rerun with the same workdir resumes from the last one
   tensorboard/     TensorBoard summaries
   figures/         PNG and PDF figures
+  log.txt          the run's log (every solve and validation appends to it)
   error.log        the traceback of an unexpected error, if one ended the run
   .deepham.lock    held by the process working in the workdir (its PID inside)
 
@@ -22,6 +23,7 @@ import datetime
 import fcntl
 import fnmatch
 import json
+import logging as std_logging
 import math
 import os
 import shutil
@@ -35,14 +37,15 @@ from deepham import errors
 # What a deepham run writes into its workdir: file-name patterns, and for folders the patterns
 # of what they may contain. `--overwrite` deletes these and nothing else.
 OWNED_FILES = ('config.json', 'summary.json', 'metrics.csv', 'validation.csv',
-               'euler_by_wealth.csv', 'paths.npz', '*_solution.npz', 'error.log', '*.tmp',
-               '*.tmp.npz')
+               'euler_by_wealth.csv', 'paths.npz', '*_solution.npz', 'log.txt', 'error.log',
+               '*.tmp', '*.tmp.npz')
 OWNED_FOLDERS = {
     'checkpoints': ('checkpoint', 'checkpoint.tmp*', 'ckpt-*'),
     'tensorboard': ('events.out.tfevents.*',),
     'figures': ('*.png', '*.pdf'),
 }
 LOCK_FILE = '.deepham.lock'
+LOG_FILE = 'log.txt'
 
 # Config sections and fields that do not change what a solve computes: a workdir may be reused
 # with them changed (to re-validate a finished run with more paths, or to resume a run on other
@@ -278,6 +281,26 @@ def prepare(workdir: str, config: ml_collections.ConfigDict, overwrite: bool = F
           'to is unknown. Delete them yourself or choose another --workdir.')
   _atomic_write(path, json.dumps(new, indent=2, sort_keys=True))
   return False
+
+
+@contextlib.contextmanager
+def log_file(workdir: str):
+  """Within the block, every log line at INFO or above is also appended to workdir/log.txt, so
+  that a run started where its console is lost (a sweep's worker, a batch job) keeps its log."""
+  handler = std_logging.FileHandler(os.path.join(workdir, LOG_FILE), mode='a')
+  handler.setLevel(std_logging.INFO)
+  handler.setFormatter(logging.PythonFormatter())
+  logger = logging.get_absl_logger()
+  level = logger.level
+  if logger.getEffectiveLevel() > std_logging.INFO:  # absl's flags unparsed (a library call)
+    logger.setLevel(std_logging.INFO)
+  logger.addHandler(handler)
+  try:
+    yield
+  finally:
+    logger.removeHandler(handler)
+    logger.setLevel(level)
+    handler.close()
 
 
 class Lock:

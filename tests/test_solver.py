@@ -303,6 +303,9 @@ def test_tiny_run_writes_every_workdir_file(tiny_run):
                'figures/aggregate_path.png', 'figures/generalized_moment.png'):
     assert os.path.exists(os.path.join(workdir, name)), name
   assert os.listdir(os.path.join(workdir, 'tensorboard'))
+  with open(os.path.join(workdir, 'log.txt')) as f:
+    log = f.read()
+  assert 'value fit' in log and 'finished in' in log  # the run's log, outside the console too
   for key in ('mode', 'n_agents', 'mean_K', 'std_K', 'final_validation_utility', 'seconds',
               'policy_steps'):
     assert key in summary, key

@@ -79,6 +79,9 @@ def test_a_killed_solve_is_retried_resumes_and_ends_as_the_others(tmp_path):
   assert list(table['status']) == ['done'] * 4
   for key in ('mean_K', 'final_validation_utility', 'bellman_error.deepham.optimality_mean'):
     np.testing.assert_allclose(table[key], table[key].iloc[0], rtol=1e-6)
+  for name in table['name']:  # each solve's log, its first attempt's and the resumed one's
+    with open(os.path.join(out, name, 'log.txt')) as f:
+      assert 'finished in' in f.read()
   again = subprocess.run(cmd, cwd=conftest.REPO, env=env, capture_output=True, text=True,
                          timeout=300)
   assert again.returncode == 0 and '4 done, 0 failed' in again.stdout

@@ -274,6 +274,29 @@ def test_value_learning_rate_decays_within_each_fit():
   np.testing.assert_allclose(seen, [1e-3, 1e-4, 1e-5] * 2, rtol=1e-5)
 
 
+def test_the_first_value_fit_rises_with_own_wealth_beyond_the_burn_in_range():
+  """The burn-in under KS's constant-share rule keeps every household between about 20 and 43;
+  a first value fitted there alone extrapolated to a U shape (V(0) above V(15)), which rewarded
+  the first round's policy for ending its unroll poor and split one seed's distribution in two.
+  With the config's value.explore_share and init.imitation_spread the first value must rise
+  with own wealth from the constraint to twice the burn-in's largest wealth."""
+  s = _solver('n10', init__n_paths=64, init__t_burn=2000, value__epochs=60)
+  s.phases.burn_in()
+  s.phases.fit_value('round 1')
+  state = run_state.read(s.state.distribution)
+  k_max = float(tf.reduce_max(state.x))
+  grid = np.array([0, 1, 2, 5, 10, 15, 20, 30, 40, 50, 60, 70, 2 * k_max])
+  x = state.x.numpy()
+  for e in (0, 1):
+    v = []
+    for k in grid:
+      x[:, 0, 0] = k
+      own = base.State(tf.constant(x), tf.fill(tf.shape(state.e), tf.constant(e, state.e.dtype)),
+                       state.z)
+      v.append(float(tf.reduce_mean(s.value(own)[:, 0])))
+    assert np.all(np.diff(v) > 0), (e, np.round(v, 2))
+
+
 def test_first_value_fit_starts_at_the_targets_scale():
   """Lifetime utilities sit far from zero relative to their spread (KS: mean 104, std 2.8).
   The first fit must not carry the untrained networks' function over (that started the

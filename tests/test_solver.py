@@ -366,6 +366,9 @@ def test_interrupted_run_resumes_and_ends_as_an_uninterrupted_one(tiny_run, tmp_
   b = deepham.load(workdir_full).view.policy.trainable_variables
   for va, vb in zip(a, b):
     np.testing.assert_allclose(va.numpy(), vb.numpy(), rtol=1e-6, atol=1e-7)
+  with open(os.path.join(workdir, 'log.txt')) as f:
+    log = f.read()  # both attempts' lines: the resumed run appends
+  assert log.count('deepham deepham (solve)') == 2 and log.count('finished in') == 1
 
 
 def test_load_evaluates_policy_and_value_on_arrays(tiny_run):

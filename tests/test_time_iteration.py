@@ -88,8 +88,8 @@ def test_time_iteration_from_the_initial_rule_reaches_the_ks_policy_of_the_poor(
               time_iteration_probes=32, time_iteration_learning_rate=1e-3,
               time_iteration_damping=1.0)
   # The rule imitated on the burn-in's own states, as in the runs these tolerances were set
-  # on: imitation over widened states (the KS config's) fits the input statistics to a wider
-  # range, and 30 tiny iterations then end 8% short at k = 0.5 to 3.
+  # on: from the imitation over widened states (the KS config's; the input statistics are
+  # fitted on those too), 30 tiny iterations end up to 8% short at k = 0.5 to 3.
   s.state.config.init.imitation_spread = 0.0
   s.phases.burn_in()
   history = s.phases.time_iterate(lambda: None)

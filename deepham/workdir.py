@@ -36,8 +36,9 @@ from deepham import errors
 
 # What a deepham run writes into its workdir: file-name patterns, and for folders the patterns
 # of what they may contain. `--overwrite` deletes these and nothing else.
+LOG_FILE = 'log.txt'
 OWNED_FILES = ('config.json', 'summary.json', 'metrics.csv', 'validation.csv',
-               'euler_by_wealth.csv', 'paths.npz', '*_solution.npz', 'log.txt', 'error.log',
+               'euler_by_wealth.csv', 'paths.npz', '*_solution.npz', LOG_FILE, 'error.log',
                '*.tmp', '*.tmp.npz')
 OWNED_FOLDERS = {
     'checkpoints': ('checkpoint', 'checkpoint.tmp*', 'ckpt-*'),
@@ -45,7 +46,6 @@ OWNED_FOLDERS = {
     'figures': ('*.png', '*.pdf'),
 }
 LOCK_FILE = '.deepham.lock'
-LOG_FILE = 'log.txt'
 
 # Config sections and fields that do not change what a solve computes: a workdir may be reused
 # with them changed (to re-validate a finished run with more paths, or to resume a run on other
